@@ -1,0 +1,65 @@
+"""The error hierarchy every face maps to its own form (HTTP status, MCP tool error, notebook message)."""
+
+from __future__ import annotations
+
+
+class DbgptError(Exception):
+    """A refusal or failure that is safe to show to the caller.
+
+    `status` is the HTTP status a REST face answers with; `code` is DB-GPT's `err_code`.
+    """
+
+    status: int = 400
+    code: str = "E0003"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DbgptError):
+    """A request field is missing or has a bad value."""
+
+    code = "E0001"
+
+
+class NotFound(DbgptError):
+    """The named object does not exist."""
+
+    status = 404
+
+
+class Conflict(DbgptError):
+    """The object already exists or is in a state that forbids the change."""
+
+    status = 409
+
+
+class Forbidden(DbgptError):
+    """The request is understood but refused (for example a write on a read-only datasource)."""
+
+    status = 403
+
+
+class Unauthorized(DbgptError):
+    """Missing or wrong API key."""
+
+    status = 401
+    code = "401"
+
+
+class Busy(DbgptError):
+    """Too many requests are waiting for a shared resource; retry later."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Upstream(DbgptError):
+    """A backend this service depends on (the LLM endpoint, a database server) failed or timed out."""
+
+    status = 502

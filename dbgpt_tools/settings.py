@@ -1,0 +1,85 @@
+"""One settings object, read from `DBGPT_*` environment variables and an optional `.env` file."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LocalModelName = Literal["qwen2.5-coder-1.5b", "smollm2-135m"]
+
+
+class Settings(BaseSettings):
+    """Every setting of dbgpt-tools. README's configuration table lists each one (a test checks it)."""
+
+    model_config = SettingsConfigDict(env_prefix="DBGPT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path.home() / ".dbgpt-tools",
+        description="Where the metadata database, assembled model files and sample data live.",
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Bearer keys accepted on /api/v2 and /mcp. Empty: no auth, loopback only.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `dbgpt-tools serve` binds to.")
+    port: int = Field(default=5670, ge=1, le=65535, description="Port `dbgpt-tools serve` listens on.")
+    metadata_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata store. Default: SQLite file `metadata.db` in the data dir.",
+    )
+    llm_backend: Literal["local", "openai"] = Field(
+        default="local", description="`local` (embedded llama.cpp model) or `openai` (any compatible endpoint)."
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="Base URL of the OpenAI-compatible endpoint (backend `openai`)."
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for the OpenAI-compatible endpoint.")
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the OpenAI-compatible endpoint.")
+    llm_timeout: float = Field(default=120.0, gt=0, description="Seconds before an LLM request is abandoned.")
+    llm_max_queue: int = Field(
+        default=64, ge=0, description="Requests allowed to wait for the LLM; more are refused with HTTP 429."
+    )
+    llm_max_parallel: int = Field(
+        default=2, ge=1, description="Requests the LLM serves at once (llama.cpp slots for the local backend)."
+    )
+    max_new_tokens: int = Field(default=512, ge=1, description="Default cap on generated tokens per answer.")
+    history_messages: int = Field(
+        default=20, ge=0, description="Earlier messages of a conversation sent to the model with a new turn."
+    )
+    local_model: LocalModelName = Field(
+        default="qwen2.5-coder-1.5b", description="Embedded model: `qwen2.5-coder-1.5b` or `smollm2-135m`."
+    )
+    model_dir: Path | None = Field(
+        default=None, description="Where the assembled GGUF file is kept. Default: `models/` in the data dir."
+    )
+    local_ctx: int = Field(default=8192, ge=512, description="Context tokens of the local model (shared by slots).")
+    local_threads: int = Field(default=0, ge=0, description="CPU threads for the local model (0: all cores).")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @property
+    def resolved_metadata_url(self) -> str:
+        """The metadata store URL, defaulting to a SQLite file in the data directory."""
+        return self.metadata_url or f"sqlite:///{self.data_dir / 'metadata.db'}"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        """Directory holding the assembled local model file."""
+        return self.model_dir or self.data_dir / "models"
+
+    def accepts_key(self, key: str | None) -> bool:
+        """Whether a Bearer key is accepted (always, when no key is configured)."""
+        if not self.api_keys:
+            return True
+        return key is not None and any(
+            hmac.compare_digest(key.encode(), k.get_secret_value().encode()) for k in self.api_keys
+        )

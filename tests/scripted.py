@@ -1,0 +1,37 @@
+"""A scripted LangChain chat model that answers from a list and records what it was sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
+from pydantic import Field
+
+
+class ScriptedChatModel(GenericFakeChatModel):
+    """Answers with the scripted replies in order; `calls` keeps the messages of every request."""
+
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
+    model_name: str = "scripted"
+
+    @classmethod
+    def replying(cls, *replies: str) -> ScriptedChatModel:
+        return cls(messages=iter(replies))
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.calls.append(list(messages))
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    def texts(self, call: int = -1) -> list[str]:
+        """The message contents of one recorded request."""
+        return [str(m.content) for m in self.calls[call]]

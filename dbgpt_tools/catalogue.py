@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from dbgpt_tools.errors import NotFound
+from dbgpt_tools.errors import InvalidInput, NotFound
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.schemas import ChatMessage, ChatMode, ChatRequest, ChatResult
 
@@ -22,7 +22,11 @@ class Progress(Protocol):
 
 @dataclass(frozen=True)
 class Operation:
-    """One operation: its name, description, input and output models, and the core function it runs."""
+    """One operation: its name, description, input and output models, and the core function it runs.
+
+    `returns_data`: the result carries rows or documents a program should keep whole (LangChain's tool
+    artifact), apart from the text an agent reads.
+    """
 
     name: str
     title: str
@@ -33,6 +37,14 @@ class Operation:
     read_only: bool = True
     destructive: bool = False
     idempotent: bool = True
+    returns_data: bool = False
+
+
+def invalid_input(error: ValidationError) -> InvalidInput:
+    """Pydantic's validation errors as one `InvalidInput` naming the first bad field."""
+    problems = [(".".join(str(part) for part in e["loc"]), e["msg"]) for e in error.errors()]
+    message = "; ".join(f"{field}: {msg}" if field else msg for field, msg in problems)
+    return InvalidInput(message, field=problems[0][0] or None)  # a ValidationError holds at least one error
 
 
 class ChatArgs(BaseModel):

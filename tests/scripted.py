@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
+import openai
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatResult
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field
 
 
@@ -35,3 +37,13 @@ class ScriptedChatModel(GenericFakeChatModel):
     def texts(self, call: int = -1) -> list[str]:
         """The message contents of one recorded request."""
         return [str(m.content) for m in self.calls[call]]
+
+
+class BrokenStreamModel(ScriptedChatModel):
+    """Streams one piece, then loses its connection to the LLM endpoint."""
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        self.calls.append(list(messages))
+        yield ChatGenerationChunk(message=AIMessageChunk(content="partial "))
+        raise openai.APIConnectionError(request=httpx.Request("POST", "http://llm.invalid/v1/chat/completions"))

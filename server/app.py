@@ -1,0 +1,111 @@
+"""The Starlette app: DB-GPT's v2 REST/SSE routes and MCP over streamable HTTP at `/mcp`, on one runtime."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+from collections.abc import AsyncIterator
+
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.schemas import ChatRequest
+from server.auth import ApiKeyMiddleware
+from server.chat_api import chat_completions
+from server.mcp import build_mcp_server
+from server.openapi import Endpoint, docs_routes, openapi_document
+from server.responses import EXCEPTION_HANDLERS
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's `chat.completion` object (documentation only)."""
+
+    id: str
+    object: str = "chat.completion"
+    created: int
+    model: str
+    conv_uid: str
+    choices: list[dict]
+    usage: dict
+
+
+class Health(BaseModel):
+    """What `/health` reports."""
+
+    status: str
+    model: str
+    llm_backend: str
+    chat_modes: list[str]
+
+
+async def health(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    report = Health(
+        status="ok",
+        model=runtime.llm.model_name,
+        llm_backend=runtime.settings.llm_backend,
+        chat_modes=[mode.value for mode in runtime.chat.modes],
+    )
+    return JSONResponse(report.model_dump())
+
+
+ROUTES: list[tuple[Endpoint, object]] = [
+    (
+        Endpoint("POST", "/api/v2/chat/completions", "Chat in any mode; JSON or server-sent events (stream: true)",
+                 body=ChatRequest, response=ChatCompletion, stream=True),
+        chat_completions,
+    ),
+    (Endpoint("GET", "/health", "Liveness and the answering model (no key needed)", response=Health), health),
+]
+
+
+def _transport_security(host: str) -> TransportSecuritySettings:
+    """DNS-rebinding protection for a loopback server; past loopback the API key is the guard."""
+    if host in LOOPBACK:
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*", "testserver"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+    return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> Starlette:
+    """The whole server on `runtime`; `owns_runtime`: close it when the app shuts down."""
+    mcp_server = build_mcp_server(runtime)
+    mcp_app = mcp_server.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        transport_security=_transport_security(runtime.settings.host),
+        host=runtime.settings.host,
+    )
+    version = importlib.metadata.version("dbgpt-tools")
+    openapi, docs = docs_routes(openapi_document([endpoint for endpoint, _ in ROUTES], version))
+    routes = [Route(endpoint.path, handler, methods=[endpoint.method]) for endpoint, handler in ROUTES]  # type: ignore[arg-type]
+    routes += [Route("/openapi.json", openapi, methods=["GET"]), Route("/docs", docs, methods=["GET"])]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with mcp_server.session_manager.run():
+            try:
+                yield
+            finally:
+                if owns_runtime:
+                    runtime.close()
+
+    app = Starlette(
+        routes=[*routes, *mcp_app.routes],
+        middleware=[Middleware(ApiKeyMiddleware, settings=runtime.settings)],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

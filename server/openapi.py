@@ -1,0 +1,113 @@
+"""The OpenAPI document built from the app's endpoint table, and an offline `/docs` page that lists it."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+REF = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One documented route: what it takes and what it answers."""
+
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    enveloped: bool = False
+    stream: bool = False
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=REF)
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _envelope(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "success": {"type": "boolean"},
+            "err_code": {"type": ["string", "null"]},
+            "err_msg": {"type": ["string", "null"]},
+            "data": data,
+        },
+    }
+
+
+def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
+    """OpenAPI 3.1 for the endpoints; errors are DB-GPT's envelope; `/api/v2` needs a Bearer key."""
+    components: dict[str, Any] = {}
+    error = {"description": "refused", "content": {"application/json": {"schema": _envelope({"type": "null"})}}}
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        content: dict[str, Any] = {}
+        if endpoint.response is not None:
+            schema = _schema(endpoint.response, components)
+            content["application/json"] = {"schema": _envelope(schema) if endpoint.enveloped else schema}
+        if endpoint.stream:
+            content["text/event-stream"] = {"schema": {"type": "string", "description": "data: {chunk} lines, then data: [DONE]"}}
+        operation: dict[str, Any] = {
+            "summary": endpoint.summary,
+            "responses": {"200": {"description": "OK", "content": content}, "4XX": error},
+        }
+        if endpoint.body is not None:
+            body = _schema(endpoint.body, components)
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        if endpoint.path.startswith("/api/v2"):
+            operation["security"] = [{"bearer": []}]
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "dbgpt-tools", "version": version, "description": "DB-GPT's v2 API, served by dbgpt-tools."},
+        "paths": paths,
+        "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+def docs_page(document: dict[str, Any]) -> str:
+    """A self-contained HTML page listing every operation with its request schema (no CDN needed)."""
+    rows = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            ref = body["$ref"].rsplit("/", 1)[-1] if body else ""
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
+                f"<td>{html.escape(operation['summary'])}</td><td>{html.escape(ref)}</td></tr>"
+            )
+    schemas = html.escape(json.dumps(document["components"]["schemas"], indent=2))
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>dbgpt-tools API</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;text-align:left}"
+        "pre{background:#f4f4f4;padding:1em}</style></head><body><h1>dbgpt-tools API</h1>"
+        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. Every <code>/api/v2</code> route needs "
+        "<code>Authorization: Bearer &lt;key&gt;</code>. MCP (streamable HTTP) is at <code>/mcp</code>.</p>"
+        "<table><tr><th>Method</th><th>Path</th><th>Summary</th><th>Body</th></tr>" + "".join(rows) + "</table>"
+        f"<h2>Schemas</h2><pre>{schemas}</pre></body></html>"
+    )
+
+
+def docs_routes(document: dict[str, Any]) -> tuple[Any, Any]:
+    """The `/openapi.json` and `/docs` endpoint functions for `document`."""
+    page = docs_page(document)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(page)
+
+    return openapi, docs
+

@@ -1,0 +1,45 @@
+"""Reading request bodies: JSON objects only, size-capped, with errors that name the problem."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from dbgpt_tools.catalogue import invalid_input
+from dbgpt_tools.errors import DbgptError, InvalidInput
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+M = TypeVar("M", bound=BaseModel)
+
+
+class PayloadTooLarge(DbgptError):
+    """The request body is larger than the server accepts."""
+
+    status = 413
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object (400 when it is not JSON or not an object, 413 when too large)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}", field="body") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("request body must be a JSON object", field="body")
+    return data
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """The request body validated as `model` (400 naming the first bad field)."""
+    try:
+        return model.model_validate(await json_object(request))
+    except ValidationError as exc:
+        raise invalid_input(exc) from exc

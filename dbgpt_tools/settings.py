@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     )
     local_ctx: int = Field(default=8192, ge=512, description="Context tokens of the local model (shared by slots).")
     local_threads: int = Field(default=0, ge=0, description="CPU threads for the local model (0: all cores).")
+    db_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated directories file databases (`db_path`) may live in, besides the data dir.",
+    )
+    sql_row_limit: int = Field(default=1000, ge=1, description="Default cap on rows returned by one SQL statement.")
+    sql_max_row_limit: int = Field(default=100_000, ge=1, description="Largest row cap a caller may ask for.")
+    sql_timeout: float = Field(default=30.0, gt=0, description="Seconds before a SQL statement is cancelled.")
+    sample_db: bool = Field(
+        default=True, description="Register the bundled sample database (`sample_sales`) on first start."
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -65,6 +75,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    @field_validator("db_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(root.strip()) for root in value.split(",") if root.strip()]
+        return value
+
+    @property
+    def allowed_db_roots(self) -> list[Path]:
+        """Directories a file database may resolve into: the data dir, then the configured roots."""
+        return [root.expanduser().resolve() for root in (self.data_dir, *self.db_roots)]
 
     @property
     def resolved_metadata_url(self) -> str:

@@ -51,7 +51,7 @@ def main() -> None:
         ensure_model_file(settings.local_model, settings.resolved_model_dir)  # assembly is not load time
         llm = LLM(settings)
         start = time.perf_counter()
-        llm.chat_model()  # load the model and start llama.cpp
+        llm.endpoint()  # load the model and start llama.cpp
         load_s = time.perf_counter() - start
         runs = [asyncio.run(one_answer(llm, args.max_tokens)) for _ in range(args.rounds)]
         llm.close()

@@ -65,3 +65,10 @@ class Upstream(DbgptError):
     """A backend this service depends on (the LLM endpoint, a database server) failed or timed out."""
 
     status = 502
+
+
+class InternalError(DbgptError):
+    """A failure of our own (a bug); the details are in the server log, never in the answer."""
+
+    status = 500
+    code = "E0500"

@@ -9,12 +9,13 @@ from typing import Any
 
 import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage, convert_to_openai_messages
 from langchain_openai import ChatOpenAI
 
 from dbgpt_tools.concurrency import ConcurrencyGate
-from dbgpt_tools.errors import Busy, DbgptError, InvalidInput, Upstream
-from dbgpt_tools.local_llm import LocalLlamaServer
+from dbgpt_tools.errors import DbgptError, Upstream
+from dbgpt_tools.local_llm import Endpoint, LocalLlamaServer
+from dbgpt_tools.openai_stream import OpenAIStream, status_error
 from dbgpt_tools.schemas import ChatChunk, Usage
 from dbgpt_tools.settings import Settings
 
@@ -33,13 +34,19 @@ def openai_chat_model(base_url: str | None, api_key: str, model: str, timeout: f
 
 
 class LLM:
-    """The configured chat model (built lazily) and the gate that shares it between requests."""
+    """The configured model and the gate that shares it between requests.
+
+    Chat turns stream through a lean httpx client (`OpenAIStream`) from the configured endpoint (the local
+    llama.cpp server is one too); `chat_model()` gives the same endpoint as a LangChain chat model for
+    pipelines. An injected `chat_model` (tests: a scripted model) replaces both.
+    """
 
     def __init__(self, settings: Settings, chat_model: BaseChatModel | None = None) -> None:
         self._settings = settings
         self.gate = ConcurrencyGate(settings.llm_max_parallel, settings.llm_max_queue)
         self._injected = chat_model
         self._model = chat_model
+        self._stream: OpenAIStream | None = None
         self._local = LocalLlamaServer(settings) if chat_model is None and settings.llm_backend == "local" else None
         self._lock = threading.Lock()
 
@@ -52,27 +59,53 @@ class LLM:
             return self._settings.local_model
         return self._settings.llm_model
 
-    def chat_model(self) -> BaseChatModel:
-        """The LangChain chat model; for the local backend this loads the model on first call (blocking)."""
-        with self._lock:
-            if self._model is None:
-                self._model = self._build()
-            return self._model
-
-    def _build(self) -> BaseChatModel:
+    def endpoint(self) -> Endpoint:
+        """The OpenAI-compatible endpoint; for the local backend this loads the model (blocking)."""
         settings = self._settings
         if self._local is not None:
-            endpoint = self._local.endpoint()
-            return openai_chat_model(endpoint.base_url, endpoint.api_key, settings.local_model, settings.llm_timeout)
+            return self._local.endpoint()
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
-        return openai_chat_model(settings.llm_base_url, key, settings.llm_model, settings.llm_timeout)
+        return Endpoint(base_url=settings.llm_base_url or "https://api.openai.com/v1", api_key=key)
+
+    def chat_model(self) -> BaseChatModel:
+        """The LangChain chat model on the configured endpoint (built on first call)."""
+        with self._lock:
+            if self._model is None:
+                endpoint = self.endpoint()
+                self._model = openai_chat_model(
+                    endpoint.base_url, endpoint.api_key, self.model_name, self._settings.llm_timeout
+                )
+            return self._model
+
+    def _streamer(self) -> OpenAIStream:
+        with self._lock:
+            if self._stream is None:
+                endpoint = self.endpoint()
+                self._stream = OpenAIStream(
+                    endpoint.base_url, endpoint.api_key, self.model_name, self._settings.llm_timeout
+                )
+            return self._stream
 
     async def astream(
         self, messages: list[BaseMessage], *, temperature: float | None = None, max_tokens: int | None = None
     ) -> AsyncIterator[ChatChunk]:
         """Stream the model's answer to `messages` as text deltas, ending with finish reason and usage."""
-        model = self._model or await asyncio.to_thread(self.chat_model)
-        options: dict[str, Any] = {"max_tokens": max_tokens or self._settings.max_new_tokens}
+        max_tokens = max_tokens or self._settings.max_new_tokens
+        if self._injected is not None:
+            async for chunk in self._astream_langchain(self._injected, messages, temperature, max_tokens):
+                yield chunk
+            return
+        streamer = self._stream or await asyncio.to_thread(self._streamer)
+        async for chunk in streamer.astream(
+            convert_to_openai_messages(messages), temperature=temperature, max_tokens=max_tokens  # type: ignore[arg-type]
+        ):
+            yield chunk
+
+    @staticmethod
+    async def _astream_langchain(
+        model: BaseChatModel, messages: list[BaseMessage], temperature: float | None, max_tokens: int
+    ) -> AsyncIterator[ChatChunk]:
+        options: dict[str, Any] = {"max_tokens": max_tokens}
         if temperature is not None:
             options["temperature"] = temperature
         finish: str | None = None
@@ -94,6 +127,7 @@ class LLM:
 
     def close(self) -> None:
         """Stop the local model server, if one was started."""
+        self._stream = None
         if self._local is not None:
             self._local.close()
 
@@ -104,25 +138,11 @@ def _usage(meta: Any) -> Usage:
 
 
 def _upstream_error(exc: openai.APIError) -> DbgptError:
-    """Translate the LLM client's failure into our hierarchy, without leaking keys or internals."""
+    """A LangChain/OpenAI client failure in our hierarchy, without leaking keys or internals."""
     if isinstance(exc, openai.APITimeoutError):
         return Upstream("the LLM did not answer in time")
     if isinstance(exc, openai.APIConnectionError):
         return Upstream("the LLM endpoint could not be reached")
     if isinstance(exc, openai.APIStatusError):
-        detail = _status_detail(exc)
-        if exc.status_code == 429:
-            return Busy(f"the LLM endpoint is rate limiting: {detail}")
-        if exc.status_code == 400:
-            return InvalidInput(f"the LLM refused the request: {detail}")
-        return Upstream(f"the LLM endpoint answered HTTP {exc.status_code}: {detail}")
+        return status_error(exc.status_code, exc.response.content)
     return Upstream("the LLM request failed")
-
-
-def _status_detail(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    error = body.get("error") if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    if message is None and isinstance(body, dict):
-        message = body.get("message")
-    return str(message or exc.message)[:300]

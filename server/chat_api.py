@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dbgpt_tools.chat import ChatTurn
-from dbgpt_tools.errors import DbgptError
+from dbgpt_tools.errors import DbgptError, InternalError
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.schemas import ChatRequest, FinishReason, Usage
 from server.requests import parse_body
@@ -64,7 +64,7 @@ async def sse_events(turn: ChatTurn, writer: ChunkWriter, incremental: bool) -> 
         yield writer.error(exc)
     except Exception:
         log.exception("chat stream %s failed", turn.conv_uid)
-        yield writer.error(DbgptError("the answer failed; see the server log"))
+        yield writer.error(InternalError("the answer failed; see the server log"))
     yield DONE
 
 

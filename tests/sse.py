@@ -33,6 +33,7 @@ def check_chunks(chunks: list[dict[str, Any]]) -> str:
         assert "usage" not in chunk or isinstance(chunk["usage"], dict)
         text.append(choice["delta"]["content"])
     last = chunks[-1]
+    assert "error" not in last, f"stream failed: {last['error']}"
     assert last["choices"][0]["finish_reason"] in ("stop", "length")
     assert set(last["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
     return "".join(text)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from langchain_core.language_models import BaseChatModel
 
 from dbgpt_tools.chat import ChatService
+from dbgpt_tools.chat_data import DataChat
 from dbgpt_tools.conversations import ConversationStore
+from dbgpt_tools.datasources import DatasourceIn, DatasourceService
+from dbgpt_tools.errors import Conflict
 from dbgpt_tools.llm import LLM
+from dbgpt_tools.sample_db import SAMPLE_DB_COMMENT, SAMPLE_DB_NAME, ensure_sample_db
+from dbgpt_tools.schema_cache import SchemaCache
+from dbgpt_tools.schemas import ChatMode
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.storage import MetadataStore
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -20,9 +30,27 @@ class Runtime:
         self.store = MetadataStore(self.settings.resolved_metadata_url)
         self.conversations = ConversationStore(self.store)
         self.llm = LLM(self.settings, chat_model)
+        self.datasources = DatasourceService(self.settings, self.store)
+        self.schemas = SchemaCache(self.datasources)
         self.chat = ChatService(self.settings, self.conversations, self.llm)
+        self.chat.register(ChatMode.chat_data, DataChat(self.settings, self.datasources, self.schemas))
+        if self.settings.sample_db:
+            self._register_sample_db()
+
+    def _register_sample_db(self) -> None:
+        """Build the bundled sample database and register it (read-only) unless a datasource has its name."""
+        path = ensure_sample_db(self.settings.data_dir / f"{SAMPLE_DB_NAME}.sqlite")
+        if any(source.db_name == SAMPLE_DB_NAME for source in self.datasources.list()):
+            return
+        sample = DatasourceIn(db_name=SAMPLE_DB_NAME, db_type="sqlite", db_path=str(path), comment=SAMPLE_DB_COMMENT)
+        try:
+            self.datasources.create(sample)
+        except Conflict:  # another worker registered it first
+            return
+        log.info("registered the sample database %s at %s", SAMPLE_DB_NAME, path)
 
     def close(self) -> None:
         """Release connections and stop the local model."""
         self.llm.close()
+        self.datasources.close()
         self.store.close()

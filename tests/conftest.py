@@ -39,6 +39,7 @@ def settings(tmp_path: Path) -> Settings:
         local_model="smollm2-135m",
         api_keys="test-key",  # type: ignore[arg-type]
         local_ctx=4096,
+        sample_db=False,
     )
 
 

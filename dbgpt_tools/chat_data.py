@@ -1,0 +1,129 @@
+"""`chat_data`: a question about a datasource -> schema context -> one SQL query -> safety check -> rows -> answer.
+
+One LLM call writes a short plan and the query (streamed as it is written); on an execution error one repair
+call sees the error. The answer ends with DB-GPT's chart-view markup carrying the chart type, SQL and rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+from langchain_core.messages import AIMessage, HumanMessage
+
+from dbgpt_tools.chart_view import chart_view, render_chart_view, strip_chart_views
+from dbgpt_tools.chat import TurnContext, with_system
+from dbgpt_tools.datasources import DatasourceService
+from dbgpt_tools.engines import QueryTimeout
+from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
+from dbgpt_tools.prompts import DATA_REPAIR, DATA_RESULT_NOTE, DATA_SYSTEM
+from dbgpt_tools.schema_cache import SchemaCache
+from dbgpt_tools.schema_context import schema_context
+from dbgpt_tools.schemas import ChatChunk, ChatMessage, ChatRequest, QueryResult, Usage
+from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql_safety import SUPPORTED_DIALECTS, clean_sql
+
+_FENCED = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.DOTALL)
+_BARE = re.compile(r"\b(SELECT|WITH)\b.*", re.DOTALL | re.IGNORECASE)
+_PREVIEW_ROWS = 20
+
+
+def extract_sql(text: str) -> str | None:
+    """The query in an LLM's answer: the last fenced block, else the text from the first SELECT/WITH."""
+    blocks = [block for block in _FENCED.findall(text) if block.strip()]
+    if blocks:
+        return clean_sql(blocks[-1]) or None
+    bare = _BARE.search(text)
+    return clean_sql(bare.group(0)) if bare else None
+
+
+def compact_history(history: list[ChatMessage]) -> list[ChatMessage]:
+    """Earlier turns without their result rows (the SQL stays, so follow-ups can build on it)."""
+    return [
+        m.model_copy(update={"content": strip_chart_views(m.content, "(result shown to the user)")})
+        if m.role == "assistant" else m
+        for m in history
+    ]
+
+
+def result_table(result: QueryResult) -> str:
+    """A plain-text preview of the rows, for answers without chart markup (`enable_vis: false`)."""
+    lines = [" | ".join(result.columns), " | ".join("---" for _ in result.columns)]
+    lines += [" | ".join(str(v) for v in row) for row in result.rows[:_PREVIEW_ROWS]]
+    more = result.row_count - _PREVIEW_ROWS
+    if more > 0:
+        lines.append(f"... {more} more rows")
+    return "\n".join(lines)
+
+
+class DataChat:
+    """The `chat_data` mode over the datasource named by `chat_param`."""
+
+    def __init__(self, settings: Settings, datasources: DatasourceService, schemas: SchemaCache) -> None:
+        self._settings = settings
+        self._datasources = datasources
+        self._schemas = schemas
+
+    async def check(self, request: ChatRequest) -> None:
+        if not request.chat_param:
+            raise InvalidInput("chat_data needs chat_param: the db_name of a datasource", field="chat_param")
+        await asyncio.to_thread(self._datasources.resolve, request.chat_param)
+
+    async def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
+        name = turn.request.chat_param or ""
+        row = await asyncio.to_thread(self._datasources.resolve, name)
+        schema = await asyncio.to_thread(self._schemas.schema, name)
+        system = DATA_SYSTEM.format(
+            dialect=SUPPORTED_DIALECTS[row.db_type],
+            db_name=row.db_name,
+            limit=self._settings.sql_row_limit,
+            schema=schema_context(schema, turn.question),
+        )
+        messages = with_system(system, compact_history(turn.history), turn.question)
+        usage = Usage()
+        text = ""
+        for attempt in range(2):
+            parts: list[str] = []
+            async for chunk in turn.stream_llm(messages):
+                if chunk.delta:
+                    parts.append(chunk.delta)
+                    yield ChatChunk(delta=chunk.delta)
+                if chunk.usage:
+                    usage = _add(usage, chunk.usage)
+            text = "".join(parts)
+            sql = extract_sql(text)
+            if sql is None:
+                yield ChatChunk(delta="\n\nI could not write a query for that question.")
+                break
+            try:
+                result = await asyncio.to_thread(self._datasources.run_sql, name, sql)
+            except (Forbidden, QueryTimeout) as refusal:  # a refusal is final: no repair round
+                yield ChatChunk(delta=f"\n\nThe query was not run: {refusal.message}")
+                break
+            except DbgptError as error:
+                if attempt == 1:
+                    yield ChatChunk(delta=f"\n\nThe query failed again: {error.message}")
+                    break
+                yield ChatChunk(delta=f"\n\nThe query failed ({error.message}); correcting it.\n\n")
+                messages = [*messages, AIMessage(content=text), HumanMessage(content=DATA_REPAIR.format(error=error.message))]
+                continue
+            yield ChatChunk(delta="\n\n" + self._render(turn.request, result, text))
+            break
+        yield ChatChunk(finish_reason="stop", usage=usage)
+
+    @staticmethod
+    def _render(request: ChatRequest, result: QueryResult, thought: str) -> str:
+        if not request.enable_vis:
+            return result_table(result)
+        describe = _FENCED.sub("", thought).strip()
+        return render_chart_view(chart_view(result, describe=describe))
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(
+        prompt_tokens=a.prompt_tokens + b.prompt_tokens,
+        completion_tokens=a.completion_tokens + b.completion_tokens,
+        total_tokens=a.total_tokens + b.total_tokens,
+    )
+

@@ -18,6 +18,7 @@ from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.schemas import ChatRequest
 from server.auth import ApiKeyMiddleware
 from server.chat_api import chat_completions
+from server.datasource_api import DATASOURCE_ROUTES
 from server.mcp import build_mcp_server
 from server.openapi import Endpoint, docs_routes, openapi_document
 from server.responses import EXCEPTION_HANDLERS
@@ -63,6 +64,7 @@ ROUTES: list[tuple[Endpoint, object]] = [
                  body=ChatRequest, response=ChatCompletion, stream=True),
         chat_completions,
     ),
+    *DATASOURCE_ROUTES,
     (Endpoint("GET", "/health", "Liveness and the answering model (no key needed)", response=Health), health),
 ]
 

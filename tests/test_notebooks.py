@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -78,12 +79,19 @@ def test_quickstart_runs_on_the_local_model(tmp_path: Path) -> None:
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     outputs = [output for cell in code for output in cell.outputs]
     assert not [output for output in outputs if output.output_type == "error" or output.get("name") == "stderr"]
-    asks = [index for index, cell in enumerate(notebook.cells) if cell.source.startswith("%%dbgpt")]
+    asks = [index for index, cell in enumerate(notebook.cells)
+            if cell.source.startswith("%%dbgpt") and "--sql" not in cell.source.splitlines()[0]]
     assert len(asks) == 2
     for index in asks:  # streamed: several updates of one display, which ends as the whole answer
         (answer,) = notebook.cells[index].outputs
         assert answer.output_type == "display_data" and text_of(answer).strip() not in {"", "…"}
         assert client.updates[index] >= 3
-    stored, tool = (text_of(cell.outputs[0]) for cell in code[-2:])
+    stored, tool, frame = (
+        text_of(next(cell for cell in code if marker in cell.source).outputs[0])
+        for marker in ('print(f"', "get_tools", "print(type(top_cities)")
+    )
+    sample = sqlite3.connect(tmp_path / "data" / "sample_sales.sqlite")
+    cities = sample.execute("SELECT COUNT(DISTINCT ship_city) FROM orders WHERE ship_country = 'Germany'").fetchone()[0]
+    assert frame.strip() == f"DataFrame ({min(cities, 5)}, 2) ['ship_city', 'orders']" and cities > 0
     assert text_of(notebook.cells[asks[1]].outputs[0]) in stored and " words: " in stored
     assert tool.startswith("success quickstart -> ") and len(tool.strip()) > len("success quickstart ->")

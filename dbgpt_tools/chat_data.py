@@ -17,9 +17,10 @@ from dbgpt_tools.chat import TurnContext, with_system
 from dbgpt_tools.datasources import DatasourceService
 from dbgpt_tools.engines import QueryTimeout
 from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
-from dbgpt_tools.prompts import DATA_REPAIR, DATA_RESULT_NOTE, DATA_SYSTEM
+from dbgpt_tools.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS
 from dbgpt_tools.schema_cache import SchemaCache
 from dbgpt_tools.schema_context import schema_context
+from dbgpt_tools.schema_info import SchemaInfo
 from dbgpt_tools.schemas import ChatChunk, ChatMessage, ChatRequest, QueryResult, Usage
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql_safety import SUPPORTED_DIALECTS, clean_sql
@@ -27,6 +28,10 @@ from dbgpt_tools.sql_safety import SUPPORTED_DIALECTS, clean_sql
 _FENCED = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.DOTALL)
 _BARE = re.compile(r"\b(SELECT|WITH)\b.*", re.DOTALL | re.IGNORECASE)
 _PREVIEW_ROWS = 20
+_MISSING_COLUMN = re.compile(
+    r"(?:no such column|unknown column)[:\s]+['\"`]?([\w.]+)|column ['\"]?([\w.]+)['\"]? does not exist",
+    re.IGNORECASE,
+)
 
 
 def extract_sql(text: str) -> str | None:
@@ -45,6 +50,16 @@ def compact_history(history: list[ChatMessage]) -> list[ChatMessage]:
         if m.role == "assistant" else m
         for m in history
     ]
+
+
+def column_hint(schema: SchemaInfo, error: str) -> str:
+    """For a 'no such column' error, which tables do have that column (small models often miss a join)."""
+    match = _MISSING_COLUMN.search(error)
+    if match is None:
+        return ""
+    column = (match.group(1) or match.group(2)).rsplit(".", 1)[-1].lower()
+    tables = [t.name for t in schema.tables if any(c.name.lower() == column for c in t.columns)]
+    return DATA_COLUMN_HINT.format(column=column, tables=", ".join(tables)) if tables else ""
 
 
 def result_table(result: QueryResult) -> str:
@@ -77,7 +92,7 @@ class DataChat:
         system = DATA_SYSTEM.format(
             dialect=SUPPORTED_DIALECTS[row.db_type],
             db_name=row.db_name,
-            limit=self._settings.sql_row_limit,
+            hints=DIALECT_HINTS.get(row.db_type, ""),
             schema=schema_context(schema, turn.question),
         )
         messages = with_system(system, compact_history(turn.history), turn.question)
@@ -106,7 +121,8 @@ class DataChat:
                     yield ChatChunk(delta=f"\n\nThe query failed again: {error.message}")
                     break
                 yield ChatChunk(delta=f"\n\nThe query failed ({error.message}); correcting it.\n\n")
-                messages = [*messages, AIMessage(content=text), HumanMessage(content=DATA_REPAIR.format(error=error.message))]
+                repair = DATA_REPAIR.format(error=error.message, hint=column_hint(schema, error.message))
+                messages = [*messages, AIMessage(content=text), HumanMessage(content=repair)]
                 continue
             yield ChatChunk(delta="\n\n" + self._render(turn.request, result, text))
             break
@@ -114,10 +130,13 @@ class DataChat:
 
     @staticmethod
     def _render(request: ChatRequest, result: QueryResult, thought: str) -> str:
+        rows = f"{result.row_count} row" + ("" if result.row_count == 1 else "s")
+        truncated = f" (more exist: capped at {result.limit_applied})" if result.truncated else ""
+        summary = DATA_RESULT.format(rows=rows, truncated=truncated)
         if not request.enable_vis:
-            return result_table(result)
-        describe = _FENCED.sub("", thought).strip()
-        return render_chart_view(chart_view(result, describe=describe))
+            return f"{summary}\n\n{result_table(result)}"
+        describe = _FENCED.sub("", thought).strip() or summary
+        return f"{summary}\n\n{render_chart_view(chart_view(result, describe=describe))}"
 
 
 def _add(a: Usage, b: Usage) -> Usage:

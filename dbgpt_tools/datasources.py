@@ -8,10 +8,11 @@ inside one of `settings.allowed_db_roots`. `db_pwd` is stored, never returned or
 from __future__ import annotations
 
 import builtins
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time as dt_time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -186,6 +187,26 @@ def json_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(key): json_value(item) for key, item in value.items()}
     return str(value)
+
+
+_PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
+
+
+def json_rows(records: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows whose values `json.dumps` accepts; only the columns holding other types are converted."""
+    if not records:
+        return []
+    if set(map(type, itertools.chain.from_iterable(records))) <= _PLAIN_TYPES:
+        return list(map(list, records))  # the common case: nothing to convert, no per-cell Python work
+    width = len(records[0])
+    convert = [i for i in range(width) if any(type(record[i]) not in _PLAIN_TYPES for record in records)]
+    rows = []
+    for record in records:
+        row = list(record)
+        for i in convert:
+            row[i] = json_value(row[i])
+        rows.append(row)
+    return rows
 
 
 class DatasourceService:
@@ -387,7 +408,7 @@ class DatasourceService:
                 result = conn.execute(text(checked.sql), params or {})
                 if result.returns_rows:
                     columns = [str(key) for key in result.keys()]
-                    fetched = result.fetchmany(cap + 1)
+                    fetched = result.cursor.fetchmany(cap + 1)  # the driver's tuples, no Row objects
                     result.close()
                 else:
                     columns, fetched = ["rows_affected"], [(result.rowcount,)]
@@ -396,8 +417,8 @@ class DatasourceService:
             except SQLAlchemyError as error:
                 raise translate_error(error, config) from None
         truncated = len(fetched) > cap
-        rows = [[json_value(value) for value in record] for record in fetched[:cap]]
-        return QueryResult(
+        rows = json_rows(fetched[:cap])
+        return QueryResult.model_construct(  # every field is built here from checked values
             columns=columns,
             rows=rows,
             row_count=len(rows),

@@ -6,14 +6,23 @@ NORMAL_SYSTEM = (
 )
 
 DATA_SYSTEM = """You are a {dialect} SQL expert working on the database {db_name}.
-Answer the user's question with ONE read-only {dialect} query over the tables below.
-Reply with one short sentence on how you will answer, then the query in a ```sql code block, and nothing else.
-Use only tables and columns listed below. Return at most {limit} rows unless the question asks for more.
+Write ONE read-only {dialect} query that answers the user's question, using only the tables and columns below.
+Reply with the query in a ```sql code block and nothing else.{hints}
 
 {schema}"""
 
+DIALECT_HINTS = {
+    "sqlite": (
+        "\nSQLite has no YEAR(), MONTH() or DATEDIFF(): dates are TEXT 'YYYY-MM-DD', so use "
+        "strftime('%Y', d) (text year), CAST(strftime('%m', d) AS INTEGER) (month number), date(d) and "
+        "julianday(d)."
+    ),
+}
+
 DATA_REPAIR = """The query failed with this error:
-{error}
+{error}{hint}
 Write the corrected query in a ```sql code block."""
 
-DATA_RESULT_NOTE = "(the query returned {rows} rows: {columns})"
+DATA_COLUMN_HINT = "\nThe column {column} is in: {tables}. Join those tables if needed."
+
+DATA_RESULT = "The query returned {rows}{truncated}."

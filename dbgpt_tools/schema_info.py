@@ -539,7 +539,8 @@ def _rows_text(rows: int | None) -> str | None:
 
 def _column_note(col: ColumnInfo, with_samples: bool) -> str | None:
     parts = [_one_line(col.comment)] if col.comment else []
-    if with_samples and col.samples:
+    described = bool(col.comment) and ("e.g." in col.comment or "'" in col.comment or "YYYY" in col.comment)
+    if with_samples and col.samples and not described:  # a comment that shows values or a format is enough
         if _NUMERIC_TYPES.search(col.type) and not _TEXT_TYPES.search(col.type):
             values = ", ".join(col.samples)
         else:

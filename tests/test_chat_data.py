@@ -87,6 +87,20 @@ async def test_execution_error_gets_one_repair_round_with_the_error(make) -> Non
     assert view.sql == "SELECT name FROM regions ORDER BY name" and len(view.data) == 5
 
 
+async def test_repair_names_the_tables_that_have_a_missing_column(make) -> None:  # type: ignore[no-untyped-def]
+    wrong = "SELECT COUNT(*) FROM order_items oi WHERE oi.status = 'shipped'"
+    right = "SELECT COUNT(*) FROM orders WHERE status = 'shipped'"
+    runtime, model = make(sql_reply(wrong), sql_reply(right))
+    await runtime.chat.complete(ask("How many shipped orders?"))
+    assert "The column status is in: orders." in model.texts(1)[-1]
+
+
+async def test_sqlite_datasources_get_date_function_hints(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, model = make(sql_reply("SELECT 1"))
+    await runtime.chat.complete(ask("Anything?"))
+    assert "strftime('%Y', d)" in model.texts(0)[0]
+
+
 async def test_second_failure_is_reported_not_retried(make) -> None:  # type: ignore[no-untyped-def]
     runtime, model = make(sql_reply("SELECT nme FROM regions"), sql_reply("SELECT nam FROM regions"))
     result = await runtime.chat.complete(ask("List the regions."))

@@ -17,6 +17,7 @@ from dbgpt_tools.chat import TurnContext, with_system
 from dbgpt_tools.datasources import DatasourceService
 from dbgpt_tools.engines import QueryTimeout
 from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
+from dbgpt_tools.llm import LLM
 from dbgpt_tools.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS
 from dbgpt_tools.schema_cache import SchemaCache
 from dbgpt_tools.schema_context import schema_context
@@ -85,16 +86,29 @@ class DataChat:
             raise InvalidInput("chat_data needs chat_param: the db_name of a datasource", field="chat_param")
         await asyncio.to_thread(self._datasources.resolve, request.chat_param)
 
-    async def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
-        name = turn.request.chat_param or ""
+    async def system_prompt(self, name: str, question: str) -> tuple[str, SchemaInfo]:
+        """The system prompt for a question on a datasource (the whole schema when it fits the budget, so the
+        prompt is the same for every question and the model's prompt cache is reused), and the schema."""
         row = await asyncio.to_thread(self._datasources.resolve, name)
         schema = await asyncio.to_thread(self._schemas.schema, name)
         system = DATA_SYSTEM.format(
             dialect=SUPPORTED_DIALECTS[row.db_type],
             db_name=row.db_name,
             hints=DIALECT_HINTS.get(row.db_type, ""),
-            schema=schema_context(schema, turn.question),
+            schema=schema_context(schema, question),
         )
+        return system, schema
+
+    async def warm_up(self, llm: LLM, name: str) -> None:
+        """Have the model read a datasource's system prompt once, so the first question is answered from its
+        prompt cache (on a CPU the first read of a ~1.5k-token schema takes tens of seconds)."""
+        system, _ = await self.system_prompt(name, "")
+        async for _ in llm.astream(with_system(system, [], "-"), max_tokens=1):
+            pass
+
+    async def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
+        name = turn.request.chat_param or ""
+        system, schema = await self.system_prompt(name, turn.question)
         messages = with_system(system, compact_history(turn.history), turn.question)
         usage = Usage()
         text = ""

@@ -33,7 +33,8 @@ class Runtime:
         self.datasources = DatasourceService(self.settings, self.store)
         self.schemas = SchemaCache(self.datasources)
         self.chat = ChatService(self.settings, self.conversations, self.llm)
-        self.chat.register(ChatMode.chat_data, DataChat(self.settings, self.datasources, self.schemas))
+        self.data_chat = DataChat(self.settings, self.datasources, self.schemas)
+        self.chat.register(ChatMode.chat_data, self.data_chat)
         if self.settings.sample_db:
             self._register_sample_db()
 
@@ -48,6 +49,18 @@ class Runtime:
         except Conflict:  # another worker registered it first
             return
         log.info("registered the sample database %s at %s", SAMPLE_DB_NAME, path)
+
+    async def warm_up(self) -> None:
+        """Load the model and let it read the sample database's chat_data prompt, ahead of the first question.
+
+        Failures are logged, never raised: warming up is an optimisation.
+        """
+        try:
+            if self.settings.sample_db:
+                await self.data_chat.warm_up(self.llm, SAMPLE_DB_NAME)
+            log.info("model warmed up")
+        except Exception:
+            log.warning("warm-up failed; the first question will load the model", exc_info=True)
 
     def close(self) -> None:
         """Release connections and stop the local model."""

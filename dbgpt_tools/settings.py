@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     sql_row_limit: int = Field(default=1000, ge=1, description="Default cap on rows returned by one SQL statement.")
     sql_max_row_limit: int = Field(default=100_000, ge=1, description="Largest row cap a caller may ask for.")
     sql_timeout: float = Field(default=30.0, gt=0, description="Seconds before a SQL statement is cancelled.")
+    warm_up: bool = Field(
+        default=True,
+        description="`dbgpt-tools serve` loads the model and its sample-database prompt at start-up, in the background.",
+    )
     sample_db: bool = Field(
         default=True, description="Register the bundled sample database (`sample_sales`) on first start."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.metadata
 from collections.abc import AsyncIterator
@@ -80,8 +81,9 @@ def _transport_security(host: str) -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
-def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> Starlette:
-    """The whole server on `runtime`; `owns_runtime`: close it when the app shuts down."""
+def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = False) -> Starlette:
+    """The whole server on `runtime`; `owns_runtime`: close it when the app shuts down; `warm_up`: load the
+    model and its chat_data prompt in the background at start-up."""
     mcp_server = build_mcp_server(runtime)
     mcp_app = mcp_server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -97,9 +99,12 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with mcp_server.session_manager.run():
+            warming = asyncio.create_task(runtime.warm_up()) if warm_up else None
             try:
                 yield
             finally:
+                if warming is not None:
+                    warming.cancel()
                 if owns_runtime:
                     runtime.close()
 

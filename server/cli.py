@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -23,7 +24,8 @@ def serve(settings: Settings) -> int:
             log.error("refusing to listen on %s without API keys: set DBGPT_API_KEYS", settings.host)
             return 2
         log.warning("no API keys configured (DBGPT_API_KEYS): anyone on this machine can call the API")
-    app = create_app(Runtime(settings), owns_runtime=True)
+    app = create_app(Runtime(settings), owns_runtime=True, warm_up=settings.warm_up)
+    gc.freeze()  # start-up objects (libraries, schemas) are permanent: later collections skip them
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import sqlite3
@@ -190,3 +191,18 @@ async def test_real_qwen_model_answers_a_simple_question(tmp_path: Path) -> None
     [view] = parse_chart_views(result.content)
     assert "customers" in view.sql.lower()
     assert list(view.data[0].values()) == [expected]
+
+
+async def test_warm_up_reads_the_same_system_prompt_the_questions_get(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, model = make("x", sql_reply("SELECT 1"), sql_reply("SELECT 2"))
+    app = create_app(runtime, warm_up=True)
+    async with app.router.lifespan_context(app):
+        for _ in range(100):
+            if model.calls:
+                break
+            await asyncio.sleep(0.02)
+    await runtime.chat.complete(ask("How many customers are there?"))
+    await runtime.chat.complete(ask("Which products were discontinued in 2023?"))
+    warm, first, second = (model.texts(i)[0] for i in range(3))
+    assert "CREATE TABLE customers" in warm
+    assert warm == first == second  # one stable prefix: the model's prompt cache serves every question

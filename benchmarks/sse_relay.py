@@ -2,7 +2,8 @@
 
 One command: `python -m benchmarks.sse_relay`. Starts a fake OpenAI-compatible upstream and a
 `dbgpt-tools serve` process on loopback, alternates direct and relayed reads for several rounds, and prints
-added time-to-first-token (p50/p95), tokens/s both ways, their ratio, and the relay's cost per token.
+added time-to-first-token (p50/p95), tokens/s both ways, their ratio, and the relay's cost per token; then the
+added time-to-first-token of short (20-token) streams, where the first token is not competing with a flood.
 Then a concurrency run: many streams at a realistic pace (50 tokens, 20 ms apart; ideal 1.0 s each).
 """
 
@@ -124,6 +125,7 @@ def main() -> None:
             upstream = f"http://127.0.0.1:{up_port}/v1/chat/completions"
             relay = f"http://127.0.0.1:{relay_port}/api/v2/chat/completions"
             report["unpaced"] = asyncio.run(side_by_side(upstream, relay, args.tokens, args.rounds))
+            report["short"] = asyncio.run(side_by_side(upstream, relay, 20, args.rounds))
         paced_port, relay_port = free_port(), free_port()
         with (
             serving(["-m", "benchmarks.fake_upstream", "--port", str(paced_port), "--pace-ms", "20"], paced_port),
@@ -136,6 +138,9 @@ def main() -> None:
     assert isinstance(unpaced, dict)
     print(f"machine: {report['machine']}")
     print(f"{'added TTFT p50 / p95 (ms)':32} {unpaced['added_ttft_p50_ms']:8.2f} / {unpaced['added_ttft_p95_ms']:.2f}")
+    short = report["short"]
+    assert isinstance(short, dict)
+    print(f"{'short (20 tokens) added TTFT p50/p95':32} {short['added_ttft_p50_ms']:8.2f} / {short['added_ttft_p95_ms']:.2f}")
     print(f"{'tokens/s direct / through':32} {unpaced['tokens_per_s_direct']:8.0f} / {unpaced['tokens_per_s_through']:.0f}")
     print(f"{'ratio through/direct':32} {unpaced['ratio_through_direct']:8.3f}")
     print(f"{'relay cost per token (us)':32} {unpaced['cost_per_token_us']:8.1f}")

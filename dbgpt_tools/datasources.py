@@ -22,7 +22,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Boolean, Engine, Integer, String, Text, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dbgpt_tools.engines import (
     FILE_TYPES,
@@ -241,9 +241,7 @@ class DatasourceService:
             raise InvalidInput("id is required to update a datasource", field="id")
         try:
             with self._store.session() as session:
-                row = session.get(DatasourceRow, request.id)
-                if row is None:
-                    raise NotFound(f"no datasource with id {request.id}", field="id")
+                row = _stored(session, request.id)
                 for name, value in request.model_dump(exclude={"id", "db_pwd"}).items():
                     setattr(row, name, value)
                 if request.db_pwd and request.db_pwd != MASK:
@@ -258,9 +256,7 @@ class DatasourceService:
         """Remove a datasource and close its connections."""
         key = _as_id(id)
         with self._store.session() as session:
-            row = session.get(DatasourceRow, key)
-            if row is None:
-                raise NotFound(f"no datasource with id {key}", field="id")
+            row = _stored(session, key)
             session.delete(row)
         self._drop_engine(key)
         log.info("datasource %s (id %s) deleted", row.db_name, key)
@@ -268,12 +264,8 @@ class DatasourceService:
 
     def get(self, id: int | str) -> Datasource:
         """The datasource with this id (a numeric string is accepted)."""
-        key = _as_id(id)
         with self._store.session() as session:
-            row = session.get(DatasourceRow, key)
-            if row is None:
-                raise NotFound(f"no datasource with id {key}", field="id")
-            return Datasource.from_row(row)
+            return Datasource.from_row(_stored(session, _as_id(id)))
 
     def get_by_name(self, name: str) -> Datasource:
         """The datasource called `name`."""
@@ -464,6 +456,14 @@ class DatasourceService:
             cached = self._engines.pop(key, None)
         if cached is not None:
             cached[1].dispose()
+
+
+def _stored(session: Session, key: int) -> DatasourceRow:
+    """The row with this id (NotFound otherwise)."""
+    row = session.get(DatasourceRow, key)
+    if row is None:
+        raise NotFound(f"no datasource with id {key}", field="id")
+    return row
 
 
 def _as_id(value: int | str) -> int:

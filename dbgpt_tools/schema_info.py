@@ -148,9 +148,9 @@ def _view_comment(comment: str | None) -> str:
 def _inspector_catalog(conn: Connection, max_tables: int) -> list[_Raw]:
     """Tables and views through SQLAlchemy's inspector: batched `get_multi_*`, per table if that fails."""
     inspector = sa.inspect(conn)
-    tables = inspector.get_table_names()
+    tables = sorted(inspector.get_table_names())  # a stable order: the schema text is a cached prompt prefix
     try:
-        views = inspector.get_view_names()
+        views = sorted(inspector.get_view_names())
     except (NotImplementedError, SQLAlchemyError):
         conn.rollback()
         views = []

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("mcp", help="MCP over stdio, for desktop agents")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per model request is noise
     overrides = {name: value for name in ("host", "port") if (value := getattr(args, name, None)) is not None}
     settings = Settings(**overrides)
     return serve(settings) if args.command == "serve" else mcp_stdio(settings)

@@ -161,3 +161,11 @@ async def test_failure_mid_stream_is_an_error_event_then_done(settings) -> None:
     assert chunks[0]["choices"][0]["delta"]["content"] == "partial "
     assert chunks[-1]["error"]["status"] == 502
     assert "could not be reached" in chunks[-1]["choices"][0]["delta"]["content"]
+
+
+async def test_oversized_body_is_413_envelope(api: httpx.AsyncClient) -> None:
+    from server.requests import MAX_BODY_BYTES
+
+    response = await api.post(URL, content=b'{"messages": "' + b"x" * MAX_BODY_BYTES + b'"}',
+                              headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and response.json()["success"] is False

@@ -357,3 +357,21 @@ def test_pie_and_scatter_charts_and_none_for_a_table() -> None:
     scatter = chart_figure(SCATTER, points)
     assert scatter is not None and scatter.axes[0].collections[0].get_offsets().tolist() == [[1, 30], [2, 20], [3, 10]]
     assert chart_figure(TABLE, shares) is None and chart_figure(LINE, shares.iloc[:0]) is None
+
+
+def test_dangerous_corpus_is_refused_by_the_sql_cell(
+    ip: InteractiveShell, serve: Any, sample_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The notebook face of the dangerous-SQL corpus: every entry is a short UsageError, nothing changes."""
+    from tests.dangerous_sql import DANGEROUS
+
+    serve()
+    path = sample_dir / f"{SAMPLE_DB_NAME}.sqlite"
+    before = (path.read_bytes(), sorted(p.name for p in sample_dir.iterdir()))
+    silent = []
+    for entry in (e for e in DANGEROUS if "sqlite" in e.db_types):
+        sql = entry.sql.replace("{", "{{").replace("}", "}}")  # literal braces, not notebook variables
+        if not usage_error(ip, f"%%dbgpt --sql --db {SAMPLE_DB_NAME}\n{sql}", capsys).strip():
+            silent.append(entry.id)
+    assert silent == []
+    assert (path.read_bytes(), sorted(p.name for p in sample_dir.iterdir())) == before

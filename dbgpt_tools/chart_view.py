@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dbgpt_tools.json_values import json_rows
 from dbgpt_tools.schemas import QueryResult
 
 TABLE, LINE, PIE, SCATTER = "response_table", "response_line_chart", "response_pie_chart", "response_scatter_chart"
@@ -40,8 +41,9 @@ def chart_type(result: QueryResult) -> str:
     scatter for two measures, else a table."""
     if result.row_count < 2 or len(result.columns) < 2:
         return TABLE
-    first = [row[0] for row in result.rows]
-    measures = [[row[i] for row in result.rows] for i in range(1, len(result.columns))]
+    rows = json_rows(result.rows)  # dates as ISO text, decimals as numbers
+    first = [row[0] for row in rows]
+    measures = [[row[i] for row in rows] for i in range(1, len(result.columns))]
     if not all(_numeric(values) for values in measures):
         return TABLE
     if all(isinstance(v, str) and _TIME_LIKE.match(v) for v in first):
@@ -58,7 +60,7 @@ def chart_type(result: QueryResult) -> str:
 
 def chart_view(result: QueryResult, *, title: str = "", describe: str = "") -> ChartView:
     """The chart-view of a query result."""
-    records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    records = [dict(zip(result.columns, row, strict=True)) for row in json_rows(result.rows)]
     return ChartView(type=chart_type(result), sql=result.sql, title=title, describe=describe, data=records)
 
 

@@ -8,16 +8,12 @@ inside one of `settings.allowed_db_roots`. `db_pwd` is stored, never returned or
 from __future__ import annotations
 
 import builtins
-import itertools
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time as dt_time, timedelta
-from decimal import Decimal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Boolean, Engine, Integer, String, Text, select, text
@@ -48,7 +44,6 @@ _VERSION_SQL = {
     "postgresql": "SELECT version()",
     "mysql": "SELECT version()",
 }
-_BYTES_SHOWN = 64
 
 
 class DatasourceRow(Timestamped, Base):
@@ -165,48 +160,6 @@ def _parse(data: DatasourceIn | Mapping[str, Any]) -> DatasourceIn:
         problem = error.errors()[0]
         name = ".".join(str(part) for part in problem["loc"])
         raise InvalidInput(f"{name}: {problem['msg']}", field=name or None) from None
-
-
-def json_value(value: Any) -> Any:
-    """A database value as something `json.dumps` accepts."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date | dt_time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
-        return data.hex() if len(data) <= _BYTES_SHOWN else f"<{len(data)} bytes>"
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [json_value(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): json_value(item) for key, item in value.items()}
-    return str(value)
-
-
-_PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
-
-
-def json_rows(records: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    """Rows whose values `json.dumps` accepts; only the columns holding other types are converted."""
-    if not records:
-        return []
-    if set(map(type, itertools.chain.from_iterable(records))) <= _PLAIN_TYPES:
-        return list(map(list, records))  # the common case: nothing to convert, no per-cell Python work
-    width = len(records[0])
-    convert = [i for i in range(width) if any(type(record[i]) not in _PLAIN_TYPES for record in records)]
-    rows = []
-    for record in records:
-        row = list(record)
-        for i in convert:
-            row[i] = json_value(row[i])
-        rows.append(row)
-    return rows
 
 
 class DatasourceService:
@@ -409,7 +362,7 @@ class DatasourceService:
             except SQLAlchemyError as error:
                 raise translate_error(error, config) from None
         truncated = len(fetched) > cap
-        rows = json_rows(fetched[:cap])
+        rows = fetched[:cap]  # the driver's values; QueryResult converts them when it is serialised to JSON
         return QueryResult.model_construct(  # every field is built here from checked values
             columns=columns,
             rows=rows,

@@ -22,9 +22,9 @@ from dbgpt_tools.datasources import (
     Datasource,
     DatasourceIn,
     DatasourceService,
-    json_value,
 )
 from dbgpt_tools.engines import QueryTimeout
+from dbgpt_tools.json_values import json_value
 from dbgpt_tools.errors import Conflict, Forbidden, InvalidInput, NotFound, Upstream
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.storage import MetadataStore
@@ -191,7 +191,7 @@ def test_configured_roots_are_allowed(store: MetadataStore, tmp_path: Path) -> N
     service = DatasourceService(settings, store)
     try:
         assert service.create({"db_name": "e", "db_type": "sqlite", "db_path": str(extra / "e.db")}).id
-        assert service.run_sql("e", "SELECT 1 AS one").rows == [[1]]
+        assert service.run_sql("e", "SELECT 1 AS one").rows == [(1,)]
     finally:
         service.close()
 
@@ -213,7 +213,8 @@ def test_run_sql_rows_columns_limit_and_truncation(service: DatasourceService, s
     add_shop(service)
     result = service.run_sql("shop", "```sql\nSELECT id, name, price, photo FROM items ORDER BY id;\n```", limit=10)
     assert result.columns == ["id", "name", "price", "photo"]
-    assert result.rows[0] == [1, "item1", 1.5, "0102"]
+    assert result.rows[0] == (1, "item1", 1.5, b"\x01\x02")  # the driver's values in Python
+    assert result.model_dump(mode="json")["rows"][0] == [1, "item1", 1.5, "0102"]  # JSON values on the wire
     assert (result.row_count, result.truncated, result.limit_applied) == (10, True, 10)
     assert result.sql == "SELECT id, name, price, photo FROM items ORDER BY id"
     assert result.elapsed_ms > 0
@@ -221,7 +222,7 @@ def test_run_sql_rows_columns_limit_and_truncation(service: DatasourceService, s
     assert (exact.row_count, exact.truncated) == (25, False)
     default = service.run_sql("shop", "SELECT id FROM items")
     assert (default.row_count, default.limit_applied, default.truncated) == (25, 1000, False)
-    json.dumps(result.model_dump())
+    json.dumps(result.model_dump(mode="json"))
 
 
 def test_run_sql_limit_bounds(service: DatasourceService, settings: Settings, shop: Path) -> None:
@@ -236,10 +237,10 @@ def test_run_sql_limit_bounds(service: DatasourceService, settings: Settings, sh
 def test_run_sql_binds_parameters(service: DatasourceService, shop: Path) -> None:
     created = add_shop(service)
     sql = "SELECT name FROM items WHERE id = :id OR name = :name"
-    assert service.run_sql(created.id, sql, params={"id": 3, "name": "item5"}).rows == [["item3"], ["item5"]]
+    assert service.run_sql(created.id, sql, params={"id": 3, "name": "item5"}).rows == [("item3",), ("item5",)]
     count = "SELECT count(*) FROM items WHERE name = :name"
     injected = service.run_sql(str(created.id), count, params={"name": "x' OR '1'='1"})
-    assert injected.rows == [[0]]
+    assert injected.rows == [(0,)]
     with pytest.raises(InvalidInput) as missing:
         service.run_sql("shop", sql, params={"id": 3})
     assert missing.value.field == "sql" and "name" in missing.value.message
@@ -255,14 +256,14 @@ def test_run_sql_errors(service: DatasourceService, shop: Path) -> None:
         assert caught.value.field == "sql" and needle in caught.value.message
     with pytest.raises(NotFound):
         service.run_sql("nope", "SELECT 1")
-    assert service.run_sql("shop", "SELECT count(*) FROM items").rows == [[25]]
+    assert service.run_sql("shop", "SELECT count(*) FROM items").rows == [(25,)]
 
 
 def test_writable_datasource_writes(service: DatasourceService, shop: Path) -> None:
     add_shop(service, read_only=False)
     result = service.run_sql("shop", "UPDATE items SET price = 0 WHERE id <= 3")
-    assert result.columns == ["rows_affected"] and result.rows == [[3]]
-    assert service.run_sql("shop", "SELECT count(*) FROM items WHERE price = 0").rows == [[3]]
+    assert result.columns == ["rows_affected"] and result.rows == [(3,)]
+    assert service.run_sql("shop", "SELECT count(*) FROM items WHERE price = 0").rows == [(3,)]
 
 
 def test_run_sql_times_out(store: MetadataStore, shop: Path) -> None:
@@ -278,7 +279,7 @@ def test_run_sql_times_out(store: MetadataStore, shop: Path) -> None:
                 "SELECT count(*) FROM r",
             )
         assert time.monotonic() - started < 3 and caught.value.status == 504
-        assert service.run_sql("shop", "SELECT count(*) FROM items").rows == [[25]]
+        assert service.run_sql("shop", "SELECT count(*) FROM items").rows == [(25,)]
     finally:
         service.close()
 
@@ -290,7 +291,9 @@ def test_duckdb_values_are_json_friendly(service: DatasourceService, settings: S
     conn.execute("INSERT INTO f VALUES (12.50, DATE '2024-03-01', TIMESTAMP '2024-03-01 10:30:00', 'abc'::BLOB)")
     conn.close()
     service.create({"db_name": "facts", "db_type": "duckdb", "db_path": "facts.duckdb"})
-    assert service.run_sql("facts", "SELECT * FROM f").rows == [[12.5, "2024-03-01", "2024-03-01T10:30:00", "616263"]]
+    result = service.run_sql("facts", "SELECT * FROM f")
+    assert result.model_dump(mode="json")["rows"] == [[12.5, "2024-03-01", "2024-03-01T10:30:00", "616263"]]
+    assert json.loads(result.model_dump_json())["rows"] == [[12.5, "2024-03-01", "2024-03-01T10:30:00", "616263"]]
     with pytest.raises(Forbidden):
         service.run_sql("facts", "INSERT INTO f VALUES (1, NULL, NULL, NULL)")
 
@@ -332,7 +335,7 @@ def test_engine_of_a_read_only_datasource_refuses_writes(service: DatasourceServ
         with service.engine("shop").connect() as conn:
             conn.execute(text("INSERT INTO items (id, name) VALUES (99, 'x')"))
             conn.commit()
-    assert service.run_sql("shop", "SELECT count(*) FROM items").rows == [[25]]
+    assert service.run_sql("shop", "SELECT count(*) FROM items").rows == [(25,)]
 
 
 def test_test_connection_sqlite(service: DatasourceService, shop: Path) -> None:
@@ -400,13 +403,14 @@ def test_postgres_datasource(service: DatasourceService, pg_source: Datasource) 
     assert status.ok and status.version and status.version.startswith("PostgreSQL")
     result = service.run_sql(pg_source.id, f"SELECT * FROM {PG_TABLE} WHERE id >= :low ORDER BY id", params={"low": 1})
     assert result.columns == ["id", "amount", "day"]
-    assert result.rows == [[1, 9.99, "2024-05-01"], [2, 5.0, "2024-05-02"]]
+    assert result.rows == [(1, Decimal("9.99"), date(2024, 5, 1)), (2, Decimal("5.00"), date(2024, 5, 2))]
+    assert result.model_dump(mode="json")["rows"] == [[1, 9.99, "2024-05-01"], [2, 5.0, "2024-05-02"]]
     with pytest.raises(Forbidden):
         service.run_sql(pg_source.id, f"DELETE FROM {PG_TABLE}")
     with pytest.raises(exc.DBAPIError, match="read-only transaction"):
         with service.engine(pg_source.id).connect() as conn:
             conn.execute(text(f"DELETE FROM {PG_TABLE}"))
-    assert service.run_sql(pg_source.id, f"SELECT count(*) FROM {PG_TABLE}").rows == [[2]]
+    assert service.run_sql(pg_source.id, f"SELECT count(*) FROM {PG_TABLE}").rows == [(2,)]
 
 
 def test_postgres_timeout(store: MetadataStore, settings: Settings, pg_url: dict[str, object]) -> None:

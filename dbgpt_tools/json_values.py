@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time as dt_time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,17 +35,35 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
+_FAST: dict[type, Callable[[Any], Any]] = {
+    date: date.isoformat,
+    datetime: datetime.isoformat,
+    dt_time: dt_time.isoformat,
+    Decimal: float,
+    UUID: str,
+    timedelta: timedelta.total_seconds,
+}
+
+
+def _column_converter(types: set[type]) -> Callable[[Any], Any]:
+    """One function for a column: the type's own converter when the column holds one kind (and NULLs)."""
+    kinds = types - {type(None)}
+    fast = _FAST.get(next(iter(kinds))) if len(kinds) == 1 else None
+    if fast is None:
+        return json_value
+    if kinds == types:  # no NULLs in the column
+        return fast
+    return lambda value: None if value is None else fast(value)
+
+
 def json_rows(records: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
-    """Rows whose values `json.dumps` accepts. The driver's tuples are kept as they are when every value is
-    already JSON (one C-level type scan); otherwise only the columns holding other types are converted."""
+    """Rows whose values `json.dumps` accepts. The rows are returned as they are when every value already is
+    (one C-level type scan); otherwise the columns holding other types are converted column by column."""
     if not records or set(map(type, itertools.chain.from_iterable(records))) <= _PLAIN_TYPES:
         return list(records)
-    width = len(records[0])
-    convert = [i for i in range(width) if any(type(record[i]) not in _PLAIN_TYPES for record in records)]
-    rows: list[Sequence[Any]] = []
-    for record in records:
-        row = list(record)
-        for i in convert:
-            row[i] = json_value(row[i])
-        rows.append(tuple(row))
-    return rows
+    columns = list(zip(*records))
+    for i, column in enumerate(columns):
+        types = set(map(type, column))
+        if not types <= _PLAIN_TYPES:
+            columns[i] = tuple(map(_column_converter(types), column))
+    return list(zip(*columns))

@@ -440,3 +440,13 @@ def test_postgres_bad_credentials_do_not_leak(service: DatasourceService, pg_url
     with pytest.raises(Upstream) as caught:
         service.run_sql(str(pg_url["database"]), "SELECT 1")
     assert SECRET not in caught.value.message
+
+
+def test_json_rows_converts_only_what_json_cannot_carry() -> None:
+    from dbgpt_tools.json_values import json_rows
+
+    plain = [(1, "a", 1.5, None), (2, "b", 2.5, True)]
+    assert json_rows(plain) == plain
+    mixed = [(1, date(2024, 1, 2), Decimal("1.50"), None), (2, None, Decimal("2"), b"\x01")]
+    assert json_rows(mixed) == [(1, "2024-01-02", 1.5, None), (2, None, 2.0, "01")]
+    assert json_rows([]) == []

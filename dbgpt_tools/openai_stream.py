@@ -1,15 +1,18 @@
 """Streaming from an OpenAI-compatible endpoint (llama.cpp's server, OpenAI, vLLM, Ollama...) with httpx.
 
 The chat faces relay every token, so this path is kept lean: one httpx stream, `data:` lines parsed with
-`json.loads`, and all the tokens that arrived in one network read handed on as one delta (a fast upstream is
-relayed in batches; a model generating at its own pace still arrives token by token). Measured against
-LangChain's `ChatOpenAI.astream` in benchmarks/README.md. The first token is handed on alone, so batching never
-delays the time to first token.
+`json.loads`. Tokens are handed on as they arrive; only when they arrive faster than any model generates them
+(reads under 1 ms apart, e.g. a cached or replayed answer) are they relayed together, at most every 2 ms, so a
+flood costs the reader a few events instead of one per token. The first token always goes out alone; in a flood
+the relay then pauses 2 ms, so a reader sharing the CPUs gets to it (time to first token). Measured in
+benchmarks/README.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +22,8 @@ from dbgpt_tools.errors import Busy, DbgptError, InvalidInput, Upstream
 from dbgpt_tools.schemas import ChatChunk, Usage
 
 
-_MAX_BATCH = 64  # tokens relayed as one delta at most, when many arrived in one read
+_FLOOD_GAP_S = 0.001  # reads closer together than this: an upstream faster than any model generates...
+_COALESCE_S = 0.002  # ...whose tokens are then relayed together at most this often (a model's never wait)
 
 
 class OpenAIStream:
@@ -59,10 +63,14 @@ class OpenAIStream:
             if response.status_code != 200:
                 raise status_error(response.status_code, await response.aread())
             pending = b""
-            batch = 1  # the first token goes out alone (time to first token), later ones in batches
+            pieces: list[str] = []
+            sent_first = False
+            last_read = last_sent = 0.0
             async for data in response.aiter_bytes():
+                now = time.monotonic()
+                flood = now - last_read < _FLOOD_GAP_S  # faster than any model generates: nobody reads that fast
+                last_read = now
                 *lines, pending = (pending + data).split(b"\n")
-                pieces: list[str] = []
                 for line in lines:
                     event = _event(line)
                     if event is None:
@@ -74,12 +82,13 @@ class OpenAIStream:
                         finish = choice.get("finish_reason") or finish
                     if event.get("usage"):
                         usage = _usage(event["usage"])
-                    if len(pieces) >= batch:
-                        yield ChatChunk(delta="".join(pieces))
-                        pieces, batch = [], _MAX_BATCH
-                if pieces:
+                if pieces and (not sent_first or not flood or now - last_sent >= _COALESCE_S):
                     yield ChatChunk(delta="".join(pieces))
-                    batch = _MAX_BATCH
+                    if flood and not sent_first:  # the reader shares our CPUs: let it take the first token now
+                        await asyncio.sleep(_COALESCE_S)
+                    pieces, sent_first, last_sent = [], True, now
+            if pieces:
+                yield ChatChunk(delta="".join(pieces))
         except httpx.TimeoutException as exc:
             raise Upstream("the LLM stopped answering in time") from exc
         except httpx.TransportError as exc:

@@ -1,7 +1,7 @@
 """`chat_data`: a question about a datasource -> schema context -> one SQL query -> safety check -> rows -> answer.
 
-One LLM call writes a short plan and the query (streamed as it is written); on an execution error one repair
-call sees the error. The answer ends with DB-GPT's chart-view markup carrying the chart type, SQL and rows.
+One LLM call writes the query (streamed as it is written); on an execution error one repair call sees the
+error and, for a missing column, the tables that have it. The answer ends with DB-GPT's chart-view markup carrying the chart type, SQL and rows.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class DataChat:
         """The system prompt for a question on a datasource (the whole schema when it fits the budget, so the
         prompt is the same for every question and the model's prompt cache is reused), and the schema."""
         row = await asyncio.to_thread(self._datasources.resolve, name)
-        schema = await asyncio.to_thread(self._schemas.schema, name)
+        schema = await asyncio.to_thread(self._schemas.schema, row)
         system = DATA_SYSTEM.format(
             dialect=SUPPORTED_DIALECTS[row.db_type],
             db_name=row.db_name,

@@ -67,23 +67,22 @@ class LLM:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
         return Endpoint(base_url=settings.llm_base_url or "https://api.openai.com/v1", api_key=key)
 
+    def _connection(self) -> tuple[str, str, str, float]:
+        """(base URL, API key, model name, timeout) of the configured endpoint, as both clients take them."""
+        endpoint = self.endpoint()
+        return endpoint.base_url, endpoint.api_key, self.model_name, self._settings.llm_timeout
+
     def chat_model(self) -> BaseChatModel:
         """The LangChain chat model on the configured endpoint (built on first call)."""
         with self._lock:
             if self._model is None:
-                endpoint = self.endpoint()
-                self._model = openai_chat_model(
-                    endpoint.base_url, endpoint.api_key, self.model_name, self._settings.llm_timeout
-                )
+                self._model = openai_chat_model(*self._connection())
             return self._model
 
     def _streamer(self) -> OpenAIStream:
         with self._lock:
             if self._stream is None:
-                endpoint = self.endpoint()
-                self._stream = OpenAIStream(
-                    endpoint.base_url, endpoint.api_key, self.model_name, self._settings.llm_timeout
-                )
+                self._stream = OpenAIStream(*self._connection())
             return self._stream
 
     async def astream(

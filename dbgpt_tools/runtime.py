@@ -55,9 +55,10 @@ class Runtime:
 
         Failures are logged, never raised: warming up is an optimisation.
         """
+        if not self.settings.sample_db:
+            return
         try:
-            if self.settings.sample_db:
-                await self.data_chat.warm_up(self.llm, SAMPLE_DB_NAME)
+            await self.data_chat.warm_up(self.llm, SAMPLE_DB_NAME)
             log.info("model warmed up")
         except Exception:
             log.warning("warm-up failed; the first question will load the model", exc_info=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from dbgpt_tools.datasources import DatasourceService
+from dbgpt_tools.datasources import DatasourceRow, DatasourceService
 from dbgpt_tools.schema_info import SchemaInfo, introspect
 
 
@@ -18,13 +18,13 @@ class SchemaCache:
         self._entries: dict[int, tuple[str, float, SchemaInfo]] = {}
         self._lock = threading.Lock()
 
-    def schema(self, name_or_id: str | int, *, refresh: bool = False) -> SchemaInfo:
+    def schema(self, datasource: str | int | DatasourceRow) -> SchemaInfo:
         """The datasource's schema (introspected now when missing, stale, or its configuration changed)."""
-        row = self._datasources.resolve(name_or_id)
+        row = datasource if isinstance(datasource, DatasourceRow) else self._datasources.resolve(datasource)
         fingerprint = self._datasources.config(row).fingerprint()
         with self._lock:
             entry = self._entries.get(row.id)
-        if not refresh and entry is not None and entry[0] == fingerprint and time.monotonic() - entry[1] < self._ttl:
+        if entry is not None and entry[0] == fingerprint and time.monotonic() - entry[1] < self._ttl:
             return entry[2]
         schema = introspect(self._datasources.engine(row), row.db_name)
         with self._lock:

@@ -8,24 +8,23 @@ exception handlers render as the envelope with a 4xx status.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, Field, RootModel, ValidationError
+from pydantic import BaseModel, Field, RootModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from dbgpt_tools import catalogue
-from dbgpt_tools.catalogue import RunSqlArgs, SchemaArgs, SchemaDescription, invalid_input
+from dbgpt_tools.catalogue import RunSqlArgs, SchemaArgs, SchemaDescription
 from dbgpt_tools.datasources import ConnectionStatus, Datasource, DatasourceIn
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.schemas import QueryResult
 from server.openapi import Endpoint
-from server.requests import parse_body
+from server.requests import parse_body, validated
 from server.responses import envelope
 
 BASE = "/api/v2/serve/datasources"
-M = TypeVar("M", bound=BaseModel)
 
 
 class QueryBody(BaseModel):
@@ -51,14 +50,6 @@ def _path_id(request: Request) -> int:
     if not (raw.isascii() and raw.isdigit()):
         raise InvalidInput(f"datasource_id must be an integer, got {raw!r}", field="datasource_id")
     return int(raw)
-
-
-def _args(model: type[M], **values: Any) -> M:
-    """Operation arguments from path and query values (400 naming the first bad field)."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise invalid_input(exc) from exc
 
 
 async def create_datasource(request: Request) -> Response:
@@ -95,7 +86,8 @@ async def check_connection(request: Request) -> Response:
 
 async def query(request: Request) -> Response:
     body = await parse_body(request, QueryBody)
-    args = _args(RunSqlArgs, datasource=request.path_params["datasource_id"], sql=body.sql, limit=body.limit)
+    args = validated(RunSqlArgs, {"datasource": request.path_params["datasource_id"], "sql": body.sql,
+                                  "limit": body.limit})
     return envelope(await catalogue.run_sql(_runtime(request), args))
 
 
@@ -104,7 +96,7 @@ async def describe_schema(request: Request) -> Response:
     values: dict[str, Any] = {"datasource": request.path_params["datasource_id"], "question": params.get("question")}
     if "max_tokens" in params:
         values["max_tokens"] = params["max_tokens"]
-    return envelope(await catalogue.describe_schema(_runtime(request), _args(SchemaArgs, **values)))
+    return envelope(await catalogue.describe_schema(_runtime(request), validated(SchemaArgs, values)))
 
 
 ITEM = BASE + "/{datasource_id}"

@@ -37,9 +37,14 @@ async def json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
-    """The request body validated as `model` (400 naming the first bad field)."""
+def validated(model: type[M], data: dict[str, Any]) -> M:
+    """`data` validated as `model` (400 naming the first bad field)."""
     try:
-        return model.model_validate(await json_object(request))
+        return model.model_validate(data)
     except ValidationError as exc:
         raise invalid_input(exc) from exc
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """The request body validated as `model` (400 naming the first bad field)."""
+    return validated(model, await json_object(request))

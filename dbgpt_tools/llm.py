@@ -36,7 +36,7 @@ def openai_chat_model(base_url: str | None, api_key: str, model: str, timeout: f
 class LLM:
     """The configured model and the gate that shares it between requests.
 
-    Chat turns stream through a lean httpx client (`OpenAIStream`) from the configured endpoint (the local
+    Chat turns stream through a lean aiohttp client (`OpenAIStream`) from the configured endpoint (the local
     llama.cpp server is one too); `chat_model()` gives the same endpoint as a LangChain chat model for
     pipelines. An injected `chat_model` (tests: a scripted model) replaces both.
     """
@@ -125,8 +125,10 @@ class LLM:
         yield ChatChunk(finish_reason="length" if finish == "length" else "stop", usage=usage or Usage())
 
     def close(self) -> None:
-        """Stop the local model server, if one was started."""
-        self._stream = None
+        """Close the stream client's connections and stop the local model server, if one was started."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         if self._local is not None:
             self._local.close()
 

@@ -1,11 +1,14 @@
-"""Streaming from an OpenAI-compatible endpoint (llama.cpp's server, OpenAI, vLLM, Ollama...) with httpx.
+"""Streaming from an OpenAI-compatible endpoint (llama.cpp's server, OpenAI, vLLM, Ollama...) with aiohttp.
 
-The chat faces relay every token, so this path is kept lean: one httpx stream, `data:` lines parsed with
-`json.loads`. Tokens are handed on as they arrive; only when they arrive faster than any model generates them
-(reads under 1 ms apart, e.g. a cached or replayed answer) are they relayed together, at most every 2 ms, so a
-flood costs the reader a few events instead of one per token. The first token always goes out alone; in a flood
-the relay then pauses 2 ms, so a reader sharing the CPUs gets to it (time to first token). Measured in
-benchmarks/README.md.
+The chat faces relay every token, so this path is kept lean: aiohttp, whose compiled HTTP parser hands over
+whatever bytes have arrived in one read (httpx's pure-Python h11 parses every chunk of the chunked body alone:
+~30 µs per streamed event against ~10), and `data:` lines parsed with `json.loads`.
+
+Tokens are handed on as they arrive. The first goes out alone the moment it is parsed; if more came with it, the
+relay then pauses 2 ms so a reader sharing our CPUs gets it (time to first token). Tokens arriving faster than
+any model generates them (reads under 1 ms apart: a cached or replayed answer) are relayed together at most every
+2 ms, so a flood costs the reader a few events instead of one per token; a model's tokens never wait. Measured
+in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 
 from dbgpt_tools.errors import Busy, DbgptError, InvalidInput, Upstream
+from dbgpt_tools.loop_sessions import LoopSessions
 from dbgpt_tools.schemas import ChatChunk, Usage
 
 
@@ -31,11 +35,15 @@ class OpenAIStream:
 
     def __init__(self, base_url: str, api_key: str, model: str, timeout: float) -> None:
         self.model = model
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        self._url = f"{base_url.rstrip('/')}/chat/completions"
+        self._sessions = LoopSessions(
+            lambda: aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {api_key}"},
+                # `timeout` to get a pooled connection and between reads; a new connection must come within 10 s
+                timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=10.0, sock_read=timeout),
+                connector=aiohttp.TCPConnector(limit=256),
+                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY, as httpx and the openai SDK honour them
+            )
         )
 
     async def astream(
@@ -55,23 +63,23 @@ class OpenAIStream:
         usage = Usage()
         try:
             response = await self._send(body)
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:
             raise Upstream("the LLM did not answer in time") from exc
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise Upstream("the LLM endpoint could not be reached") from exc
         try:
-            if response.status_code != 200:
-                raise status_error(response.status_code, await response.aread())
+            if response.status != 200:
+                raise status_error(response.status, await response.read())
             pending = b""
             pieces: list[str] = []
             sent_first = False
             last_read = last_sent = 0.0
-            async for data in response.aiter_bytes():
+            async for data in response.content.iter_any():
                 now = time.monotonic()
                 flood = now - last_read < _FLOOD_GAP_S  # faster than any model generates: nobody reads that fast
                 last_read = now
                 *lines, pending = (pending + data).split(b"\n")
-                for line in lines:
+                for index, line in enumerate(lines):
                     event = _event(line)
                     if event is None:
                         continue
@@ -82,32 +90,42 @@ class OpenAIStream:
                         finish = choice.get("finish_reason") or finish
                     if event.get("usage"):
                         usage = _usage(event["usage"])
-                if pieces and (not sent_first or not flood or now - last_sent >= _COALESCE_S):
+                    if pieces and not sent_first:  # the first token goes out the moment it is parsed
+                        yield ChatChunk(delta=pieces.pop())
+                        sent_first, last_sent = True, now
+                        if any(lines[index + 1 :]):  # more came with it: let a reader sharing our CPUs take it
+                            await asyncio.sleep(_COALESCE_S)
+                if pieces and (not flood or now - last_sent >= _COALESCE_S):
                     yield ChatChunk(delta="".join(pieces))
-                    if flood and not sent_first:  # the reader shares our CPUs: let it take the first token now
-                        await asyncio.sleep(_COALESCE_S)
-                    pieces, sent_first, last_sent = [], True, now
+                    pieces, last_sent = [], now
             if pieces:
                 yield ChatChunk(delta="".join(pieces))
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:
             raise Upstream("the LLM stopped answering in time") from exc
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise Upstream("the LLM endpoint closed the connection mid-answer") from exc
         finally:
-            await response.aclose()
+            response.release()  # back to the pool when read to the end; closed when left half-read
         yield ChatChunk(finish_reason="length" if finish == "length" else "stop", usage=usage)
 
-    async def _send(self, body: dict[str, Any]) -> httpx.Response:
+    async def _send(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
         """Open the stream; a pooled connection the server had closed (llama.cpp closes keep-alive connections
         after a few requests) is retried once on a new one, which is safe as nothing was generated yet."""
-        request = self._client.build_request("POST", "/chat/completions", json=body)
+        session = await self._sessions.get()
+        payload = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
         try:
-            return await self._client.send(request, stream=True)
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-            return await self._client.send(request, stream=True)
+            return await session.post(self._url, data=payload, headers=headers)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            return await session.post(self._url, data=payload, headers=headers)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Close this loop's connections."""
+        await self._sessions.aclose()
+
+    def close(self) -> None:
+        """Close, from synchronous code, the connections held for loops running in other threads."""
+        self._sessions.close()
 
 
 def _event(line: bytes) -> dict[str, Any] | None:

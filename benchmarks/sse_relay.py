@@ -2,8 +2,9 @@
 
 One command: `python -m benchmarks.sse_relay`. Starts a fake OpenAI-compatible upstream and a
 `dbgpt-tools serve` process on loopback, alternates direct and relayed reads for several rounds, and prints
-added time-to-first-token (p50/p95), tokens/s both ways, their ratio, and the relay's cost per token; then the
-added time-to-first-token of short (20-token) streams, where the first token is not competing with a flood.
+added time-to-first-token (p50/p95), tokens/s both ways, their ratio, the events the client parsed per stream
+each way and the relay process's CPU time per token; then the added time-to-first-token of short (20-token)
+streams, where the first token is not competing with a flood.
 Then a concurrency run: many streams at a realistic pace (50 tokens, 20 ms apart; ideal 1.0 s each).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -23,8 +25,10 @@ from benchmarks.harness import free_port, machine, percentile, serving
 KEY = "bench-key"
 
 
-async def read_stream(client: httpx.AsyncClient, url: str, body: dict[str, object]) -> tuple[float, float, str]:
-    """(time to first content, time from first content to the end, the text) of one SSE stream."""
+async def read_stream(
+    client: httpx.AsyncClient, url: str, body: dict[str, object]
+) -> tuple[float, float, str, int]:
+    """(time to first content, time from first content to the end, the text, content events) of one SSE stream."""
     start = time.perf_counter()
     first = 0.0
     parts: list[str] = []
@@ -43,7 +47,17 @@ async def read_stream(client: httpx.AsyncClient, url: str, body: dict[str, objec
                     first = time.perf_counter()
                 parts.append(content)
     end = time.perf_counter()
-    return first - start, end - first, "".join(parts)
+    return first - start, end - first, "".join(parts), len(parts)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux `/proc`; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _bodies(tokens: int) -> tuple[dict[str, object], dict[str, object]]:
@@ -52,12 +66,14 @@ def _bodies(tokens: int) -> tuple[dict[str, object], dict[str, object]]:
     return direct, through
 
 
-async def side_by_side(upstream: str, relay: str, tokens: int, rounds: int) -> dict[str, float]:
+async def side_by_side(upstream: str, relay: str, tokens: int, rounds: int, relay_pid: int) -> dict[str, float]:
     """Alternate direct and relayed reads; medians and p95 of the differences."""
     direct_body, through_body = _bodies(tokens)
     expected = "".join(f" tok{i}" for i in range(tokens))
-    ttft = {"direct": [], "through": []}
-    rate = {"direct": [], "through": []}
+    ttft: dict[str, list[float]] = {"direct": [], "through": []}
+    rate: dict[str, list[float]] = {"direct": [], "through": []}
+    events: dict[str, list[int]] = {"direct": [], "through": []}
+    relay_cpu = 0.0
     async with httpx.AsyncClient(timeout=60) as client:
         for _ in range(3):  # warm both paths (connections, the relay's lazy model client)
             await read_stream(client, upstream, direct_body)
@@ -65,11 +81,15 @@ async def side_by_side(upstream: str, relay: str, tokens: int, rounds: int) -> d
         for i in range(rounds):
             order = [("direct", upstream, direct_body), ("through", relay, through_body)]
             for name, url, body in order if i % 2 == 0 else order[::-1]:
-                first, streaming, text = await read_stream(client, url, body)
+                cpu_before = cpu_seconds(relay_pid)
+                first, streaming, text, count = await read_stream(client, url, body)
+                if name == "through":
+                    relay_cpu += cpu_seconds(relay_pid) - cpu_before
                 if text.strip() != expected.strip():
                     raise AssertionError(f"{name} stream text differs from the upstream's tokens")
                 ttft[name].append(first)
                 rate[name].append((tokens - 1) / streaming)
+                events[name].append(count)
     added = [t - d for t, d in zip(ttft["through"], ttft["direct"], strict=True)]
     direct_rate, through_rate = statistics.median(rate["direct"]), statistics.median(rate["through"])
     return {
@@ -80,7 +100,9 @@ async def side_by_side(upstream: str, relay: str, tokens: int, rounds: int) -> d
         "tokens_per_s_direct": direct_rate,
         "tokens_per_s_through": through_rate,
         "ratio_through_direct": through_rate / direct_rate,
-        "cost_per_token_us": (1 / through_rate - 1 / direct_rate) * 1e6,
+        "events_direct_p50": statistics.median(events["direct"]),
+        "events_through_p50": statistics.median(events["through"]),
+        "relay_cpu_per_token_us": relay_cpu / (rounds * tokens) * 1e6,
     }
 
 
@@ -120,12 +142,14 @@ def main() -> None:
         up_port, relay_port = free_port(), free_port()
         with (
             serving(["-m", "benchmarks.fake_upstream", "--port", str(up_port)], up_port),
-            serving(["-m", "server", "serve", "--port", str(relay_port)], relay_port, _server_env(up_port, data_dir, 4)),
+            serving(["-m", "server", "serve", "--port", str(relay_port)], relay_port,
+                    _server_env(up_port, data_dir, 4)) as relay_process,
         ):
             upstream = f"http://127.0.0.1:{up_port}/v1/chat/completions"
             relay = f"http://127.0.0.1:{relay_port}/api/v2/chat/completions"
-            report["unpaced"] = asyncio.run(side_by_side(upstream, relay, args.tokens, args.rounds))
-            report["short"] = asyncio.run(side_by_side(upstream, relay, 20, args.rounds))
+            pid = relay_process.pid
+            report["unpaced"] = asyncio.run(side_by_side(upstream, relay, args.tokens, args.rounds, pid))
+            report["short"] = asyncio.run(side_by_side(upstream, relay, 20, args.rounds, pid))
         paced_port, relay_port = free_port(), free_port()
         with (
             serving(["-m", "benchmarks.fake_upstream", "--port", str(paced_port), "--pace-ms", "20"], paced_port),
@@ -143,7 +167,8 @@ def main() -> None:
     print(f"{'short (20 tokens) added TTFT p50/p95':32} {short['added_ttft_p50_ms']:8.2f} / {short['added_ttft_p95_ms']:.2f}")
     print(f"{'tokens/s direct / through':32} {unpaced['tokens_per_s_direct']:8.0f} / {unpaced['tokens_per_s_through']:.0f}")
     print(f"{'ratio through/direct':32} {unpaced['ratio_through_direct']:8.3f}")
-    print(f"{'relay cost per token (us)':32} {unpaced['cost_per_token_us']:8.1f}")
+    print(f"{'events per stream direct / through':32} {unpaced['events_direct_p50']:8.0f} / {unpaced['events_through_p50']:.0f}")
+    print(f"{'relay CPU per token (us)':32} {unpaced['relay_cpu_per_token_us']:8.1f}")
     paced = report["paced_concurrent"]
     assert isinstance(paced, dict)
     print(f"{'paced: completed / streams':32} {paced['completed']:8d} / {paced['streams']}")

@@ -29,17 +29,26 @@ if [ -z "$BIN" ]; then loud "PostgreSQL is not installed; PostgreSQL tests will 
 # postgres refuses to run as root: run the private cluster as the 'postgres' user when we are root.
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# TCP logins check passwords (scram-sha-256), as a real server does; the admin steps below use the socket.
+HBA="local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256"
+
 if as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
+  if [ "$(cat "$PGDATA_DIR/pg_hba.conf")" != "$HBA" ]; then  # a cluster made by an older script: check passwords
+    echo "$HBA" | as_pg tee "$PGDATA_DIR/pg_hba.conf" >/dev/null && as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" reload >/dev/null
+  fi
   echo "ci_services: PostgreSQL already running on 127.0.0.1:$PGPORT"
 else
   rm -rf "$PGDATA_DIR"; mkdir -p "$PGDATA_DIR"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$PGDATA_DIR"
   as_pg "$BIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 >/dev/null \
     || { loud "initdb failed; PostgreSQL tests will skip"; exit 0; }
+  echo "$HBA" | as_pg tee "$PGDATA_DIR/pg_hba.conf" >/dev/null
   as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDATA_DIR" start >/dev/null \
     || { loud "PostgreSQL did not start; PostgreSQL tests will skip"; cat "$PGDATA_DIR/server.log" >&2; exit 0; }
-  PSQL=("$BIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -q)
+  PSQL=(as_pg "$BIN/psql" -h "$PGDATA_DIR" -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -q)
   "${PSQL[@]}" -c "CREATE ROLE dbgpt LOGIN PASSWORD 'dbgpt-test-pw'" \
     && "${PSQL[@]}" -c "CREATE DATABASE dbgpt_test OWNER dbgpt" \
     || loud "could not create the test role/database"

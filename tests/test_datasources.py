@@ -429,13 +429,13 @@ def test_postgres_timeout(store: MetadataStore, settings: Settings, pg_url: dict
 
 
 def test_postgres_bad_credentials_do_not_leak(service: DatasourceService, pg_url: dict[str, object]) -> None:
-    # The test cluster trusts loopback logins, so a wrong password alone would connect: use an unknown role too.
+    # The test cluster checks passwords on TCP logins (scram-sha-256), as a real server does.
     service.create(
         {"db_name": pg_url["database"], "db_type": "postgresql", "db_host": pg_url["host"],
-         "db_port": pg_url["port"], "db_user": "no_such_role", "db_pwd": SECRET}
+         "db_port": pg_url["port"], "db_user": pg_url["user"], "db_pwd": SECRET}
     )  # fmt: skip
     status = service.test_connection(str(pg_url["database"]))
-    assert not status.ok and "no_such_role" in (status.error or "")
+    assert not status.ok and "password authentication failed" in (status.error or "")
     assert SECRET not in status.model_dump_json()
     with pytest.raises(Upstream) as caught:
         service.run_sql(str(pg_url["database"]), "SELECT 1")

@@ -122,7 +122,9 @@ class SchemaArgs(BaseModel):
     """Arguments of `describe_schema`."""
 
     datasource: str = DatasourceName
-    tables: list[str] | None = Field(default=None, description="Only these tables (names as listed).")
+    tables: list[str] | None = Field(
+        default=None, description="Only these tables (names as listed); [] gives the table names without schema text."
+    )
     question: str | None = Field(
         default=None, description="Rank tables by relevance to this question and keep the relevant ones."
     )

@@ -122,7 +122,7 @@ def sql_database_tools(datasource: str, runtime: Runtime | None = None) -> list[
         return wrapper
 
     async def list_tables(tool_input: str = "") -> str:
-        schema = await call(describe_schema, SchemaArgs(datasource=datasource, max_tokens=100))
+        schema = await call(describe_schema, SchemaArgs(datasource=datasource, tables=[]))
         return ", ".join(schema.tables)
 
     async def table_schema(table_names: str) -> str:

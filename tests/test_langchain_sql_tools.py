@@ -43,12 +43,15 @@ def test_names_and_arguments_match_langchains_sql_tools(tools: dict[str, BaseToo
 def test_an_agents_usual_sequence(tools: dict[str, BaseTool], sample_runtime: Runtime) -> None:
     listed = tools["sql_db_list_tables"].invoke(call("sql_db_list_tables", {"tool_input": ""}))
     assert isinstance(listed, ToolMessage)
-    assert {"customers", "orders", "products"} <= {name.strip() for name in listed.content.split(",")}
+    path = Path(sample_runtime.datasources.get_by_name(DB).db_path)
+    catalog = sqlite3.connect(path).execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+    )
+    assert sorted(name.strip() for name in listed.content.split(",")) == sorted(row[0] for row in catalog)
     schema = tools["sql_db_schema"].invoke(call("sql_db_schema", {"table_names": "customers, orders"}))
     assert "CREATE TABLE customers" in schema.content and "CREATE TABLE orders" in schema.content
     assert "REFERENCES customers" in schema.content
     rows = tools["sql_db_query"].invoke(call("sql_db_query", {"query": "SELECT COUNT(*) FROM customers"}))
-    path = Path(sample_runtime.datasources.get_by_name(DB).db_path)
     expected = sqlite3.connect(path).execute("SELECT COUNT(*) FROM customers").fetchone()[0]
     assert rows.content == f"[({expected},)]"
 

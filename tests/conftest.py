@@ -20,7 +20,7 @@ MODEL_DIR = Path(os.environ.get("DBGPT_TEST_MODEL_DIR", Path.home() / ".cache" /
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No DBGPT_* variable or .env file of the developer's leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("DBGPT_") and name not in ("DBGPT_TEST_MODEL_DIR", "DBGPT_TEST_PG_URL"):
+        if name.startswith("DBGPT_") and name not in ("DBGPT_TEST_MODEL_DIR", "DBGPT_TEST_PG_URL", "DBGPT_TEST_MYSQL_URL"):
             monkeypatch.delenv(name)
     monkeypatch.setitem(Settings.model_config, "env_file", None)
 
@@ -76,27 +76,41 @@ def local_runtime(tmp_path: Path) -> Iterator[Runtime]:
 PG_URL = os.environ.get(
     "DBGPT_TEST_PG_URL", "postgresql+psycopg://dbgpt:dbgpt-test-pw@127.0.0.1:54329/dbgpt_test"
 )
+MYSQL_URL = os.environ.get(
+    "DBGPT_TEST_MYSQL_URL", "mysql+pymysql://dbgpt:dbgpt-test-pw@127.0.0.1:33069/dbgpt_test"
+)
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> dict[str, object]:
-    """The test PostgreSQL server's URL parts (host, port, user, password, database), or a skip with the reason."""
+def server_url(url_text: str, label: str) -> dict[str, object]:
+    """A test database server's URL parts (host, port, user, password, database), or a skip with the reason."""
     from sqlalchemy import create_engine, make_url, text
 
-    url = make_url(PG_URL)
+    url = make_url(url_text)
     engine = create_engine(url, connect_args={"connect_timeout": 3})
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as error:  # noqa: BLE001 - any failure means: no server to test against
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
-        pytest.skip(f"PostgreSQL test server unavailable: {reason} — run scripts/ci_services.sh")
+        pytest.skip(f"{label} test server unavailable: {reason} — run scripts/ci_services.sh")
     finally:
         engine.dispose()
     return {
         "host": url.host or "127.0.0.1",
-        "port": url.port or 5432,
+        "port": url.port,
         "user": url.username or "",
         "password": url.password or "",
         "database": url.database or "",
     }
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> dict[str, object]:
+    """The test PostgreSQL server (scripts/ci_services.sh)."""
+    return server_url(PG_URL, "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> dict[str, object]:
+    """The test MariaDB server, spoken to as `mysql` (scripts/ci_services.sh)."""
+    return server_url(MYSQL_URL, "MySQL/MariaDB")

@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, BaseMessage, convert_to_openai_messages
@@ -15,13 +16,21 @@ from langchain_openai import ChatOpenAI
 from dbgpt_tools.concurrency import ConcurrencyGate
 from dbgpt_tools.errors import DbgptError, Upstream
 from dbgpt_tools.local_llm import Endpoint, LocalLlamaServer
-from dbgpt_tools.openai_stream import OpenAIStream, status_error
+from dbgpt_tools.openai_stream import OpenAIStream, is_loopback, status_error
 from dbgpt_tools.schemas import ChatChunk, Usage
 from dbgpt_tools.settings import Settings
 
 
 def openai_chat_model(base_url: str | None, api_key: str, model: str, timeout: float) -> ChatOpenAI:
-    """A streaming `ChatOpenAI` for any OpenAI-compatible endpoint, reporting token usage."""
+    """A streaming `ChatOpenAI` for any OpenAI-compatible endpoint, reporting token usage; an endpoint on this
+    machine is called directly, whatever HTTP(S)_PROXY says."""
+    direct: dict[str, Any] = {}
+    if base_url and is_loopback(base_url):
+        direct = {
+            "http_client": httpx.Client(trust_env=False),
+            "http_async_client": httpx.AsyncClient(trust_env=False),
+            "http_socket_options": (),  # ours are used as given (langchain-openai would warn of shadowed proxies)
+        }
     return ChatOpenAI(
         base_url=base_url,
         api_key=api_key,  # type: ignore[arg-type]
@@ -30,6 +39,7 @@ def openai_chat_model(base_url: str | None, api_key: str, model: str, timeout: f
         stream_usage=True,
         timeout=timeout,
         max_retries=1,
+        **direct,
     )
 
 

@@ -14,10 +14,12 @@ in benchmarks/README.md.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -42,7 +44,7 @@ class OpenAIStream:
                 # `timeout` to get a pooled connection and between reads; a new connection must come within 10 s
                 timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=10.0, sock_read=timeout),
                 connector=aiohttp.TCPConnector(limit=256),
-                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY, as httpx and the openai SDK honour them
+                trust_env=not is_loopback(base_url),  # HTTP(S)_PROXY / NO_PROXY, never for this machine
             )
         )
 
@@ -126,6 +128,17 @@ class OpenAIStream:
     def close(self) -> None:
         """Close, from synchronous code, the connections held for loops running in other threads."""
         self._sessions.close()
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` points at this machine (the embedded model's server): no proxy may stand in between."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _event(line: bytes) -> dict[str, Any] | None:

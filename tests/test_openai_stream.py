@@ -19,7 +19,8 @@ import benchmarks.fake_upstream as upstream
 from dbgpt_tools.aio import run_sync
 from dbgpt_tools.errors import Busy, InvalidInput, Upstream
 from dbgpt_tools.loop_sessions import LoopSessions
-from dbgpt_tools.openai_stream import OpenAIStream
+from dbgpt_tools.llm import openai_chat_model
+from dbgpt_tools.openai_stream import OpenAIStream, is_loopback
 from tests.live import live_server
 
 
@@ -213,3 +214,37 @@ def test_sessions_on_a_loop_in_another_thread_are_closed_from_synchronous_code()
     assert session.closed
     assert run_sync(sessions.get()) is not session  # a closed one is replaced
     sessions.close()
+
+
+# --- proxies from the environment ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [("http://127.0.0.1:8/v1", True), ("http://localhost/v1", True), ("http://[::1]:8/v1", True),
+     ("http://127.0.0.2/v1", True), ("https://api.openai.com/v1", False), ("http://10.0.0.7:8000/v1", False)],
+)  # fmt: skip
+def test_loopback_urls(url: str, loopback: bool) -> None:
+    assert is_loopback(url) is loopback
+
+
+@pytest.mark.anyio
+async def test_an_endpoint_on_this_machine_is_called_directly_whatever_the_proxy_settings(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    got = await chunks(base_url, 3)
+    assert "".join(chunk.delta for chunk in got) == " tok0 tok1 tok2"
+    model = openai_chat_model(base_url, "key", "fake", timeout=5)
+    assert (await model.ainvoke("go", max_tokens=3)).content == " tok0 tok1 tok2"
+
+
+@pytest.mark.anyio
+async def test_a_remote_endpoint_goes_through_the_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = sse_reply(token("via proxy"), "[DONE]")
+    async with raw_upstream(lambda n: (answer, False)) as (proxy_url, seen):
+        monkeypatch.setenv("HTTP_PROXY", proxy_url.removesuffix("/v1"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        got = await collect("http://llm.invalid:8000/v1")  # a name that resolves nowhere: only the proxy can answer
+    assert [chunk.delta for chunk in got[:-1]] == ["via proxy"] and seen == [0]

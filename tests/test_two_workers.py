@@ -1,17 +1,23 @@
-"""Two server processes sharing one metadata store: a conversation started on one continues on the other."""
+"""Two server processes sharing one metadata store (SQLite, or PostgreSQL as in production): a conversation
+started on one continues on the other, and a datasource registered on one is served by the other."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
+import sqlalchemy as sa
 
+from tests.conftest import PG_URL
 from tests.fake_openai import FakeOpenAI
 from tests.live import free_port, live_server
 
@@ -43,17 +49,39 @@ def server_process(env: dict[str, str]) -> Iterator[str]:
         process.wait(timeout=15)
 
 
-def test_conversation_continues_on_another_worker(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh metadata store: a SQLite file, or a new schema on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared-metadata.db'}"
+        return
+    request.getfixturevalue("pg_url")  # skips, with the reason, when the server is missing
+    schema = f"metadata_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+        with admin.connect() as conn:  # the tables were made there, by the servers
+            assert {"conversations", "datasources"} <= set(sa.inspect(conn).get_table_names(schema=schema))
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def test_conversation_continues_on_another_worker(tmp_path: Path, metadata_url: str) -> None:
     fake = FakeOpenAI()
     with ExitStack() as stack:
         upstream = stack.enter_context(live_server(fake.app))
         shared = {
-            "DBGPT_METADATA_URL": f"sqlite:///{tmp_path / 'shared-metadata.db'}",
+            "DBGPT_METADATA_URL": metadata_url,
             "DBGPT_API_KEYS": "k1,k2",
             "DBGPT_LLM_BACKEND": "openai",
             "DBGPT_LLM_BASE_URL": f"{upstream}/v1",
             "DBGPT_LLM_API_KEY": "upstream-secret",
             "DBGPT_SAMPLE_DB": "false",
+            "DBGPT_DB_ROOTS": str(tmp_path / "dbs"),
         }
         first = stack.enter_context(server_process({**shared, "DBGPT_DATA_DIR": str(tmp_path / "a")}))
         second = stack.enter_context(server_process({**shared, "DBGPT_DATA_DIR": str(tmp_path / "b")}))
@@ -62,8 +90,27 @@ def test_conversation_continues_on_another_worker(tmp_path: Path) -> None:
         response = httpx.post(f"{second}/api/v2/chat/completions",
                               json={"messages": "What is my code word?", "conv_uid": turn1["id"], "stream": True},
                               headers={"Authorization": "Bearer k2"}, timeout=30)
+        created, listed, rows = _datasource_shared(tmp_path / "dbs" / "birds.sqlite", first, second)
+    assert created["success"] and created["data"]["db_pwd"] == ""
+    assert [source["db_name"] for source in listed["data"]] == ["birds"]
+    assert rows["data"]["rows"] == [["heron"], ["kestrel"]]
     assert response.status_code == 200
     assert "Reply 2" in response.text
     assert fake.messages(1)[1:] == [("user", "My code word is heron."), ("assistant", "Reply 1"),
                                     ("user", "What is my code word?")]
     assert fake.requests[1]["stream"] is True
+
+
+def _datasource_shared(path: Path, first: str, second: str) -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
+    """Register a SQLite file on the first worker; list and query it on the second."""
+    path.parent.mkdir()
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE birds (name TEXT)")
+        conn.executemany("INSERT INTO birds VALUES (?)", [("heron",), ("kestrel",)])
+    base = "/api/v2/serve/datasources"
+    created = httpx.post(f"{first}{base}", json={"db_name": "birds", "db_type": "sqlite", "db_path": str(path)},
+                         headers=AUTH, timeout=30).json()
+    listed = httpx.get(f"{second}{base}", headers=AUTH, timeout=30).json()
+    rows = httpx.post(f"{second}{base}/birds/query", json={"sql": "SELECT name FROM birds ORDER BY name"},
+                      headers=AUTH, timeout=30).json()
+    return created, listed, rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.metadata
 from collections.abc import AsyncIterator
 
@@ -17,6 +18,7 @@ from starlette.routing import Route
 
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.schemas import ChatRequest
+from dbgpt_tools.settings import Settings
 from server.auth import ApiKeyMiddleware
 from server.chat_api import chat_completions
 from server.datasource_api import DATASOURCE_ROUTES
@@ -79,6 +81,15 @@ def _transport_security(host: str) -> TransportSecuritySettings:
             allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
         )
     return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+def app_from_environment(settings: Settings | None = None) -> Starlette:
+    """The app `dbgpt-tools serve` runs (each worker builds its own): a runtime it owns, on `settings` or those
+    from the environment, warmed up if they say so."""
+    settings = settings or Settings()
+    app = create_app(Runtime(settings), owns_runtime=True, warm_up=settings.warm_up)
+    gc.freeze()  # start-up objects (libraries, schemas) are permanent: later collections skip them
+    return app
 
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = False) -> Starlette:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
+import os
 import sys
 
 from dbgpt_tools.runtime import Runtime
@@ -13,20 +13,26 @@ from dbgpt_tools.settings import Settings
 log = logging.getLogger("dbgpt_tools.server")
 
 
-def serve(settings: Settings) -> int:
-    """Run the HTTP server until interrupted."""
+def serve(settings: Settings, workers: int = 1) -> int:
+    """Run the HTTP server until interrupted; `workers` > 1: that many processes share the port, each with its
+    own runtime on the same settings (state lives in the metadata store, so any of them can serve any request)."""
     import uvicorn
 
-    from server.app import LOOPBACK, create_app
+    from server.app import LOOPBACK, app_from_environment
 
     if not settings.api_keys:
         if settings.host not in LOOPBACK:
             log.error("refusing to listen on %s without API keys: set DBGPT_API_KEYS", settings.host)
             return 2
         log.warning("no API keys configured (DBGPT_API_KEYS): anyone on this machine can call the API")
-    app = create_app(Runtime(settings), owns_runtime=True, warm_up=settings.warm_up)
-    gc.freeze()  # start-up objects (libraries, schemas) are permanent: later collections skip them
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    options = {"host": settings.host, "port": settings.port, "log_level": "info", "access_log": False}
+    if workers == 1:
+        uvicorn.run(app_from_environment(settings), **options)  # type: ignore[arg-type]
+        return 0
+    if settings.llm_backend == "local":
+        log.warning("each of the %d workers starts its own copy of the local model", workers)
+    os.environ.update({"DBGPT_HOST": settings.host, "DBGPT_PORT": str(settings.port)})  # the workers' settings
+    uvicorn.run("server.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     return 0
 
 
@@ -48,10 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="REST (/api/v2) and MCP (/mcp) over HTTP on one port")
     serve_parser.add_argument("--host", help="bind address (default DBGPT_HOST or 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port (default DBGPT_PORT or 5670)")
+    serve_parser.add_argument("--workers", type=_positive, default=1,
+                              help="server processes sharing the port (default 1); use a shared DBGPT_METADATA_URL")
     commands.add_parser("mcp", help="MCP over stdio, for desktop agents")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per model request is noise
     overrides = {name: value for name in ("host", "port") if (value := getattr(args, name, None)) is not None}
     settings = Settings(**overrides)
-    return serve(settings) if args.command == "serve" else mcp_stdio(settings)
+    return serve(settings, args.workers) if args.command == "serve" else mcp_stdio(settings)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value

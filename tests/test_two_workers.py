@@ -25,10 +25,11 @@ AUTH = {"Authorization": "Bearer k1"}
 
 
 @contextmanager
-def server_process(env: dict[str, str]) -> Iterator[str]:
+def server_process(env: dict[str, str], *args: str) -> Iterator[tuple[str, int]]:
+    """`dbgpt-tools serve` with `env` and `args` in a subprocess; yields its URL and pid once /health answers."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--port", str(port)],
+        [sys.executable, "-m", "server", "serve", "--port", str(port), *args],
         env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
@@ -43,10 +44,17 @@ def server_process(env: dict[str, str]) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=15)
+        process.stderr.close()  # type: ignore[union-attr]
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The server worker processes uvicorn spawned under `parent` (Linux /proc)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -83,8 +91,8 @@ def test_conversation_continues_on_another_worker(tmp_path: Path, metadata_url: 
             "DBGPT_SAMPLE_DB": "false",
             "DBGPT_DB_ROOTS": str(tmp_path / "dbs"),
         }
-        first = stack.enter_context(server_process({**shared, "DBGPT_DATA_DIR": str(tmp_path / "a")}))
-        second = stack.enter_context(server_process({**shared, "DBGPT_DATA_DIR": str(tmp_path / "b")}))
+        first, _ = stack.enter_context(server_process({**shared, "DBGPT_DATA_DIR": str(tmp_path / "a")}))
+        second, _ = stack.enter_context(server_process({**shared, "DBGPT_DATA_DIR": str(tmp_path / "b")}))
         turn1 = httpx.post(f"{first}/api/v2/chat/completions", json={"messages": "My code word is heron."},
                            headers=AUTH, timeout=30).json()
         response = httpx.post(f"{second}/api/v2/chat/completions",
@@ -114,3 +122,18 @@ def _datasource_shared(path: Path, first: str, second: str) -> tuple[dict, dict,
     rows = httpx.post(f"{second}{base}/birds/query", json={"sql": "SELECT name FROM birds ORDER BY name"},
                       headers=AUTH, timeout=30).json()
     return created, listed, rows
+
+
+def test_serve_workers_share_the_port_and_the_conversations(tmp_path: Path) -> None:
+    fake = FakeOpenAI()
+    env = {"DBGPT_DATA_DIR": str(tmp_path), "DBGPT_API_KEYS": "k1", "DBGPT_LLM_BACKEND": "openai",
+           "DBGPT_SAMPLE_DB": "false"}  # fmt: skip
+    with live_server(fake.app) as upstream, server_process({**env, "DBGPT_LLM_BASE_URL": f"{upstream}/v1"},
+                                                           "--workers", "3") as (url, server):
+        assert len(worker_pids(server)) == 3
+        conv_uid = None
+        for turn in range(6):  # a new connection each time: any worker may take it
+            body = {"messages": f"turn {turn}", **({"conv_uid": conv_uid} if conv_uid else {})}
+            answer = httpx.post(f"{url}/api/v2/chat/completions", json=body, headers=AUTH, timeout=30).json()
+            conv_uid = answer["id"]
+    assert [content for role, content in fake.messages(5) if role == "user"] == [f"turn {i}" for i in range(6)]

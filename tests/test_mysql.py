@@ -21,17 +21,12 @@ from dbgpt_tools.schema_info import introspect, render_table
 from dbgpt_tools.schemas import ChatMode, ChatRequest
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.storage import MetadataStore
+from tests.conftest import MYSQL_URL
 from tests.scripted import ScriptedChatModel
 from tests.test_engines import refusal
 
 SECRET = "pw-Secret-42"
 TABLES = ("order", "customers")  # `order` is a reserved word: quoting is part of the test
-
-
-def _writer(mysql_url: dict[str, object]) -> Engine:
-    return sa.create_engine(sa.URL.create("mysql+pymysql", username=str(mysql_url["user"]),
-                                          password=str(mysql_url["password"]), host=str(mysql_url["host"]),
-                                          port=int(mysql_url["port"]), database=str(mysql_url["database"])))  # type: ignore[call-overload]  # fmt: skip
 
 
 def _state(writer: Engine) -> tuple[list[str], int]:
@@ -44,7 +39,7 @@ def _state(writer: Engine) -> tuple[list[str], int]:
 @pytest.fixture(scope="module")
 def shop(mysql_url: dict[str, object]) -> Iterator[dict[str, object]]:
     """Two tables and a view in the test database; afterwards, asserts nothing was written or created."""
-    writer = _writer(mysql_url)
+    writer = sa.create_engine(MYSQL_URL)
     with writer.begin() as conn:
         conn.execute(text("DROP VIEW IF EXISTS big_orders"))
         for table in TABLES:

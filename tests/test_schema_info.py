@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -15,11 +14,9 @@ import sqlalchemy as sa
 from dbgpt_tools import schema_info
 from dbgpt_tools.errors import InvalidInput, Upstream
 from dbgpt_tools.schema_info import ColumnInfo, ForeignKeyInfo, SchemaInfo, TableInfo, introspect, render_table
+from tests.conftest import PG_URL
 
 # Read at import time: the autouse fixture of conftest removes DBGPT_* variables while tests run.
-PG_URL = os.environ.get(
-    "DBGPT_TEST_PG_URL", "postgresql+psycopg://dbgpt:dbgpt-test-pw@127.0.0.1:54329/dbgpt_test"
-)
 
 SHOP_DDL = """
 CREATE TABLE customers ( -- people who buy
@@ -262,16 +259,10 @@ def test_duckdb_file(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def pg_engine() -> Iterator[tuple[sa.Engine, str]]:
+def pg_engine(pg_url: dict[str, object]) -> Iterator[tuple[sa.Engine, str]]:
     """A fresh schema on the test PostgreSQL server and a read-only engine whose search_path is that schema."""
     url = sa.make_url(PG_URL)
     admin = sa.create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except sa.exc.SQLAlchemyError as error:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {type(error).__name__}")
     schema = f"schema_info_{uuid.uuid4().hex[:8]}"
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")

@@ -291,7 +291,7 @@ OPERATIONS: tuple[Operation, ...] = (
         name="ask_data",
         title="Ask a database",
         description="Answer a plain-language question about a datasource: DB-GPT writes the SQL, runs it safely "
-        "and returns the explanation, the SQL and the rows. Pass conv_uid to ask a follow-up.",
+        "and returns the answer text, the SQL and the rows. Pass conv_uid to ask a follow-up.",
         args_model=AskArgs,
         result_model=DataAnswer,
         run=ask_data,

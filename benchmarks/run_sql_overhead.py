@@ -38,12 +38,12 @@ from typing import Any
 from sqlalchemy import text
 
 from benchmarks.harness import machine, percentile
-from dbgpt_tools.datasources import DatasourceIn
-from dbgpt_tools.json_values import json_rows
+from dbgpt_tools.sql.datasources import DatasourceIn
+from dbgpt_tools.sql.json_values import json_rows
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.schemas import QueryResult
+from dbgpt_tools.chat.models import QueryResult
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql_safety import check_sql
+from dbgpt_tools.sql.safety import check_sql
 
 SQL = "SELECT id, qty, price, name, category, day, note FROM facts ORDER BY id"
 SMALL_SQL = "SELECT category, COUNT(*) AS n, ROUND(AVG(price), 2) AS avg_price FROM facts WHERE category = 'toys'"

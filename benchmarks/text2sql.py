@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import ROOT, machine
-from dbgpt_tools.catalogue import data_answer
-from dbgpt_tools.chart_view import strip_chart_views
-from dbgpt_tools.chat_data import extract_sql
+from dbgpt_tools.operations import data_answer
+from dbgpt_tools.chat.chart_view import strip_chart_views
+from dbgpt_tools.chat.modes.data import extract_sql
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sample_db import SAMPLE_DB_NAME
-from dbgpt_tools.schemas import ChatRequest
+from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
+from dbgpt_tools.chat.models import ChatRequest
 from dbgpt_tools.settings import Settings
 
 DEV_SET = ROOT / "benchmarks" / "text2sql_dev.json"

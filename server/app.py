@@ -17,11 +17,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.schemas import ChatRequest
+from dbgpt_tools.chat.models import ChatRequest
 from dbgpt_tools.settings import Settings
 from server.auth import ApiKeyMiddleware
-from server.chat_api import chat_completions
-from server.datasource_api import DATASOURCE_ROUTES
+from server.api.v2.chat import chat_completions
+from server.api.v2.datasources import DATASOURCE_ROUTES
 from server.mcp import build_mcp_server
 from server.openapi import Endpoint, docs_routes, openapi_document
 from server.responses import EXCEPTION_HANDLERS

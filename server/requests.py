@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from dbgpt_tools.catalogue import invalid_input
+from dbgpt_tools.operations import invalid_input
 from dbgpt_tools.errors import DbgptError, InvalidInput
 
 MAX_BODY_BYTES = 8 * 1024 * 1024

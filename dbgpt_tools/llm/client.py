@@ -1,0 +1,159 @@
+"""The chat-model factory and the one streaming call every chat mode makes through it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessageChunk, BaseMessage, convert_to_openai_messages
+from langchain_openai import ChatOpenAI
+
+from dbgpt_tools.llm.gate import ConcurrencyGate
+from dbgpt_tools.errors import DbgptError, Upstream
+from dbgpt_tools.llm.local_server import Endpoint, LocalLlamaServer
+from dbgpt_tools.llm.openai_stream import OpenAIStream, is_loopback, status_error
+from dbgpt_tools.chat.models import ChatChunk, Usage
+from dbgpt_tools.settings import Settings
+
+
+def openai_chat_model(base_url: str | None, api_key: str, model: str, timeout: float) -> ChatOpenAI:
+    """A streaming `ChatOpenAI` for any OpenAI-compatible endpoint, reporting token usage; an endpoint on this
+    machine is called directly, whatever HTTP(S)_PROXY says."""
+    direct: dict[str, Any] = {}
+    if base_url and is_loopback(base_url):
+        direct = {
+            "http_client": httpx.Client(trust_env=False),
+            "http_async_client": httpx.AsyncClient(trust_env=False),
+            "http_socket_options": (),  # ours are used as given (langchain-openai would warn of shadowed proxies)
+        }
+    return ChatOpenAI(
+        base_url=base_url,
+        api_key=api_key,  # type: ignore[arg-type]
+        model=model,
+        streaming=True,
+        stream_usage=True,
+        timeout=timeout,
+        max_retries=1,
+        **direct,
+    )
+
+
+class LLM:
+    """The configured model and the gate that shares it between requests.
+
+    Chat turns stream through a lean aiohttp client (`OpenAIStream`) from the configured endpoint (the local
+    llama.cpp server is one too); `chat_model()` gives the same endpoint as a LangChain chat model for
+    pipelines. An injected `chat_model` (tests: a scripted model) replaces both.
+    """
+
+    def __init__(self, settings: Settings, chat_model: BaseChatModel | None = None) -> None:
+        self._settings = settings
+        self.gate = ConcurrencyGate(settings.llm_max_parallel, settings.llm_max_queue)
+        self._injected = chat_model
+        self._model = chat_model
+        self._stream: OpenAIStream | None = None
+        self._local = LocalLlamaServer(settings) if chat_model is None and settings.llm_backend == "local" else None
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        """The name reported to callers as the model that answers."""
+        if self._injected is not None:
+            return getattr(self._injected, "model_name", None) or type(self._injected).__name__
+        if self._settings.llm_backend == "local":
+            return self._settings.local_model
+        return self._settings.llm_model
+
+    def endpoint(self) -> Endpoint:
+        """The OpenAI-compatible endpoint; for the local backend this loads the model (blocking)."""
+        settings = self._settings
+        if self._local is not None:
+            return self._local.endpoint()
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+        return Endpoint(base_url=settings.llm_base_url or "https://api.openai.com/v1", api_key=key)
+
+    def _connection(self) -> tuple[str, str, str, float]:
+        """(base URL, API key, model name, timeout) of the configured endpoint, as both clients take them."""
+        endpoint = self.endpoint()
+        return endpoint.base_url, endpoint.api_key, self.model_name, self._settings.llm_timeout
+
+    def chat_model(self) -> BaseChatModel:
+        """The LangChain chat model on the configured endpoint (built on first call)."""
+        with self._lock:
+            if self._model is None:
+                self._model = openai_chat_model(*self._connection())
+            return self._model
+
+    def _streamer(self) -> OpenAIStream:
+        with self._lock:
+            if self._stream is None:
+                self._stream = OpenAIStream(*self._connection())
+            return self._stream
+
+    async def astream(
+        self, messages: list[BaseMessage], *, temperature: float | None = None, max_tokens: int | None = None
+    ) -> AsyncIterator[ChatChunk]:
+        """Stream the model's answer to `messages` as text deltas, ending with finish reason and usage."""
+        max_tokens = max_tokens or self._settings.max_new_tokens
+        if self._injected is not None:
+            async for chunk in self._astream_langchain(self._injected, messages, temperature, max_tokens):
+                yield chunk
+            return
+        streamer = self._stream or await asyncio.to_thread(self._streamer)
+        async for chunk in streamer.astream(
+            convert_to_openai_messages(messages), temperature=temperature, max_tokens=max_tokens  # type: ignore[arg-type]
+        ):
+            yield chunk
+
+    @staticmethod
+    async def _astream_langchain(
+        model: BaseChatModel, messages: list[BaseMessage], temperature: float | None, max_tokens: int
+    ) -> AsyncIterator[ChatChunk]:
+        options: dict[str, Any] = {"max_tokens": max_tokens}
+        if temperature is not None:
+            options["temperature"] = temperature
+        finish: str | None = None
+        usage: Usage | None = None
+        try:
+            async for piece in model.astream(messages, **options):
+                if not isinstance(piece, AIMessageChunk):
+                    continue
+                finish = piece.response_metadata.get("finish_reason") or finish
+                if piece.usage_metadata:
+                    usage = _usage(piece.usage_metadata)
+                if isinstance(piece.content, str) and piece.content:
+                    yield ChatChunk(delta=piece.content)
+        except DbgptError:
+            raise
+        except openai.APIError as exc:
+            raise _upstream_error(exc) from exc
+        yield ChatChunk(finish_reason="length" if finish == "length" else "stop", usage=usage or Usage())
+
+    def close(self) -> None:
+        """Close the stream client's connections and stop the local model server, if one was started."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        if self._local is not None:
+            self._local.close()
+
+
+def _usage(meta: Any) -> Usage:
+    prompt, completion = int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0))
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def _upstream_error(exc: openai.APIError) -> DbgptError:
+    """A LangChain/OpenAI client failure in our hierarchy, without leaking keys or internals."""
+    if isinstance(exc, openai.APITimeoutError):
+        return Upstream("the LLM did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        return Upstream("the LLM endpoint could not be reached")
+    if isinstance(exc, openai.APIStatusError):
+        return status_error(exc.status_code, exc.response.content)
+    return Upstream("the LLM request failed")

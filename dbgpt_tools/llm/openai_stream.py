@@ -1,0 +1,181 @@
+"""Streaming from an OpenAI-compatible endpoint (llama.cpp's server, OpenAI, vLLM, Ollama...) with aiohttp.
+
+The chat faces relay every token, so this path is kept lean: aiohttp, whose compiled HTTP parser hands over
+whatever bytes have arrived in one read (httpx's pure-Python h11 parses every chunk of the chunked body alone:
+~30 µs per streamed event against ~10), and `data:` lines parsed with `json.loads`.
+
+Tokens are handed on as they arrive. The first goes out alone the moment it is parsed; if more came with it, the
+relay then pauses 2 ms so a reader sharing our CPUs gets it (time to first token). Tokens arriving faster than
+any model generates them (reads under 1 ms apart: a cached or replayed answer) are relayed together at most every
+2 ms, so a flood costs the reader a few events instead of one per token; a model's tokens never wait. Measured
+in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from dbgpt_tools.errors import Busy, DbgptError, InvalidInput, Upstream
+from dbgpt_tools.llm.loop_sessions import LoopSessions
+from dbgpt_tools.chat.models import ChatChunk, Usage
+
+
+_FLOOD_GAP_S = 0.001  # reads closer together than this: an upstream faster than any model generates...
+_COALESCE_S = 0.002  # ...whose tokens are then relayed together at most this often (a model's never wait)
+
+
+class OpenAIStream:
+    """A pooled streaming client for one endpoint's `/chat/completions`."""
+
+    def __init__(self, base_url: str, api_key: str, model: str, timeout: float) -> None:
+        self.model = model
+        self._url = f"{base_url.rstrip('/')}/chat/completions"
+        self._sessions = LoopSessions(
+            lambda: aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {api_key}"},
+                # `timeout` to get a pooled connection and between reads; a new connection must come within 10 s
+                timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=10.0, sock_read=timeout),
+                connector=aiohttp.TCPConnector(limit=256),
+                trust_env=not is_loopback(base_url),  # HTTP(S)_PROXY / NO_PROXY, never for this machine
+            )
+        )
+
+    async def astream(
+        self, messages: list[dict[str, Any]], *, temperature: float | None, max_tokens: int
+    ) -> AsyncIterator[ChatChunk]:
+        """Text deltas as they arrive, then one chunk with the finish reason and usage."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": max_tokens,
+        }
+        if temperature is not None:
+            body["temperature"] = temperature
+        finish: str | None = None
+        usage = Usage()
+        try:
+            response = await self._send(body)
+        except TimeoutError as exc:
+            raise Upstream("the LLM did not answer in time") from exc
+        except aiohttp.ClientError as exc:
+            raise Upstream("the LLM endpoint could not be reached") from exc
+        try:
+            if response.status != 200:
+                raise status_error(response.status, await response.read())
+            pending = b""
+            pieces: list[str] = []
+            sent_first = False
+            last_read = last_sent = 0.0
+            async for data in response.content.iter_any():
+                now = time.monotonic()
+                flood = now - last_read < _FLOOD_GAP_S  # faster than any model generates: nobody reads that fast
+                last_read = now
+                *lines, pending = (pending + data).split(b"\n")
+                for index, line in enumerate(lines):
+                    event = _event(line)
+                    if event is None:
+                        continue
+                    for choice in event.get("choices") or ():
+                        content = (choice.get("delta") or {}).get("content")
+                        if content:
+                            pieces.append(content)
+                        finish = choice.get("finish_reason") or finish
+                    if event.get("usage"):
+                        usage = _usage(event["usage"])
+                    if pieces and not sent_first:  # the first token goes out the moment it is parsed
+                        yield ChatChunk(delta=pieces.pop())
+                        sent_first, last_sent = True, now
+                        if any(lines[index + 1 :]):  # more came with it: let a reader sharing our CPUs take it
+                            await asyncio.sleep(_COALESCE_S)
+                if pieces and (not flood or now - last_sent >= _COALESCE_S):
+                    yield ChatChunk(delta="".join(pieces))
+                    pieces, last_sent = [], now
+            if pieces:
+                yield ChatChunk(delta="".join(pieces))
+        except TimeoutError as exc:
+            raise Upstream("the LLM stopped answering in time") from exc
+        except aiohttp.ClientError as exc:
+            raise Upstream("the LLM endpoint closed the connection mid-answer") from exc
+        finally:
+            response.release()  # back to the pool when read to the end; closed when left half-read
+        yield ChatChunk(finish_reason="length" if finish == "length" else "stop", usage=usage)
+
+    async def _send(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
+        """Open the stream; a pooled connection the server had closed (llama.cpp closes keep-alive connections
+        after a few requests) is retried once on a new one, which is safe as nothing was generated yet."""
+        session = await self._sessions.get()
+        payload = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        try:
+            return await session.post(self._url, data=payload, headers=headers)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            return await session.post(self._url, data=payload, headers=headers)
+
+    async def aclose(self) -> None:
+        """Close this loop's connections."""
+        await self._sessions.aclose()
+
+    def close(self) -> None:
+        """Close, from synchronous code, the connections held for loops running in other threads."""
+        self._sessions.close()
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` points at this machine (the embedded model's server): no proxy may stand in between."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _event(line: bytes) -> dict[str, Any] | None:
+    """The JSON of one `data:` line (None for comments, blank lines and `[DONE]`); an error event raises."""
+    if not line.startswith(b"data:"):
+        return None
+    payload = line[5:].strip()
+    if not payload or payload == b"[DONE]":
+        return None
+    event = json.loads(payload)
+    if "error" in event:
+        error = event["error"]
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        raise Upstream(f"the LLM failed mid-answer: {str(message)[:300]}")
+    return event
+
+
+def _usage(raw: dict[str, Any]) -> Usage:
+    prompt, completion = int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0)
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def status_error(status: int, body: bytes) -> DbgptError:
+    """An endpoint's refusal in our hierarchy, with its message but never our key."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if message is None and isinstance(parsed, dict):
+        message = parsed.get("message")
+    detail = str(message or body[:300].decode("utf-8", "replace"))[:300]
+    if status == 429:
+        return Busy(f"the LLM endpoint is rate limiting: {detail}")
+    if status == 400:
+        return InvalidInput(f"the LLM refused the request: {detail}")
+    if status in (401, 403):
+        return Upstream(f"the LLM endpoint refused our credentials (HTTP {status}): check DBGPT_LLM_API_KEY")
+    return Upstream(f"the LLM endpoint answered HTTP {status}: {detail}")

@@ -1,0 +1,32 @@
+"""Introspected schemas per datasource, kept for a while and refreshed when the datasource changes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from dbgpt_tools.sql.datasources import DatasourceRow, DatasourceService
+from dbgpt_tools.sql.introspection import SchemaInfo, introspect
+
+
+class SchemaCache:
+    """`schema(name)` introspects once per datasource configuration and keeps the result `ttl` seconds."""
+
+    def __init__(self, datasources: DatasourceService, ttl: float = 300.0) -> None:
+        self._datasources = datasources
+        self._ttl = ttl
+        self._entries: dict[int, tuple[str, float, SchemaInfo]] = {}
+        self._lock = threading.Lock()
+
+    def schema(self, datasource: str | int | DatasourceRow) -> SchemaInfo:
+        """The datasource's schema (introspected now when missing, stale, or its configuration changed)."""
+        row = datasource if isinstance(datasource, DatasourceRow) else self._datasources.resolve(datasource)
+        fingerprint = self._datasources.config(row).fingerprint()
+        with self._lock:
+            entry = self._entries.get(row.id)
+        if entry is not None and entry[0] == fingerprint and time.monotonic() - entry[1] < self._ttl:
+            return entry[2]
+        schema = introspect(self._datasources.engine(row), row.db_name)
+        with self._lock:
+            self._entries[row.id] = (fingerprint, time.monotonic(), schema)
+        return schema

@@ -1,0 +1,125 @@
+"""`/api/v2/serve/datasources`: DB-GPT's datasource CRUD in the result envelope, plus our test/query/schema routes.
+
+CRUD paths take the integer id (a numeric string such as `"7"`); the extension routes (`test-connection`,
+`query`, `schema`) take an id or a `db_name`. Failures are `dbgpt_tools.errors` exceptions, which the app's
+exception handlers render as the envelope with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, Field, RootModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dbgpt_tools import operations as catalogue
+from dbgpt_tools.operations import RunSqlArgs, SchemaArgs, SchemaDescription
+from dbgpt_tools.sql.datasources import ConnectionStatus, Datasource, DatasourceIn
+from dbgpt_tools.errors import InvalidInput
+from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.chat.models import QueryResult
+from server.openapi import Endpoint
+from server.requests import parse_body, validated
+from server.responses import envelope
+
+BASE = "/api/v2/serve/datasources"
+
+
+class QueryBody(BaseModel):
+    """Body of `POST .../{datasource_id}/query`: one SQL statement and an optional row cap."""
+
+    sql: str = Field(min_length=1, description="One SQL statement in the datasource's dialect.")
+    limit: int | None = Field(
+        default=None, ge=1, description="Row cap (default: the server's); truncated=true if more rows.",
+    )
+
+
+class Datasources(RootModel[list[Datasource]]):
+    """Every registered datasource (documentation only: `data` is a plain list)."""
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _path_id(request: Request) -> int:
+    """The integer `datasource_id` of the path (400 naming it when it is not an integer)."""
+    raw: str = request.path_params["datasource_id"]
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidInput(f"datasource_id must be an integer, got {raw!r}", field="datasource_id")
+    return int(raw)
+
+
+async def create_datasource(request: Request) -> Response:
+    body = await parse_body(request, DatasourceIn)
+    return envelope(await asyncio.to_thread(_runtime(request).datasources.create, body))
+
+
+async def update_datasource(request: Request) -> Response:
+    body = await parse_body(request, DatasourceIn)
+    return envelope(await asyncio.to_thread(_runtime(request).datasources.update, body))
+
+
+async def delete_datasource(request: Request) -> Response:
+    return envelope(await asyncio.to_thread(_runtime(request).datasources.delete, _path_id(request)))
+
+
+async def get_datasource(request: Request) -> Response:
+    return envelope(await asyncio.to_thread(_runtime(request).datasources.get, _path_id(request)))
+
+
+async def list_datasources(request: Request) -> Response:
+    return envelope(await asyncio.to_thread(_runtime(request).datasources.list))
+
+
+async def check_new_connection(request: Request) -> Response:
+    body = await parse_body(request, DatasourceIn)
+    return envelope(await asyncio.to_thread(_runtime(request).datasources.test_connection, body))
+
+
+async def check_connection(request: Request) -> Response:
+    target: str = request.path_params["datasource_id"]
+    return envelope(await asyncio.to_thread(_runtime(request).datasources.test_connection, target))
+
+
+async def query(request: Request) -> Response:
+    body = await parse_body(request, QueryBody)
+    args = validated(RunSqlArgs, {"datasource": request.path_params["datasource_id"], "sql": body.sql,
+                                  "limit": body.limit})
+    return envelope(await catalogue.run_sql(_runtime(request), args))
+
+
+async def describe_schema(request: Request) -> Response:
+    params = request.query_params
+    values: dict[str, Any] = {"datasource": request.path_params["datasource_id"], "question": params.get("question")}
+    if "max_tokens" in params:
+        values["max_tokens"] = params["max_tokens"]
+    return envelope(await catalogue.describe_schema(_runtime(request), validated(SchemaArgs, values)))
+
+
+ITEM = BASE + "/{datasource_id}"
+# Literal paths come before `{datasource_id}` ones, so `test-connection` is never read as an id.
+DATASOURCE_ROUTES: list[tuple[Endpoint, object]] = [
+    (Endpoint("POST", BASE, "Create a datasource (db_pwd is stored, returned masked)", body=DatasourceIn,
+              response=Datasource, enveloped=True), create_datasource),
+    (Endpoint("PUT", BASE, "Update a datasource (id in the body; an empty or masked db_pwd keeps the stored one)",
+              body=DatasourceIn, response=Datasource, enveloped=True), update_datasource),
+    (Endpoint("GET", BASE, "List every datasource (data is a plain list)", response=Datasources, enveloped=True),
+     list_datasources),
+    (Endpoint("POST", BASE + "/test-connection", "dbgpt-tools extension: test an unsaved datasource's connection "
+              "(with an id and no db_pwd: the stored password)", body=DatasourceIn, response=ConnectionStatus,
+              enveloped=True), check_new_connection),
+    (Endpoint("GET", ITEM, "Get a datasource by integer id", response=Datasource, enveloped=True), get_datasource),
+    (Endpoint("DELETE", ITEM, "Delete a datasource by integer id (the database itself is untouched)",
+              response=Datasource, enveloped=True), delete_datasource),
+    (Endpoint("GET", ITEM + "/test-connection", "dbgpt-tools extension: test a registered datasource's connection "
+              "(by id or db_name)", response=ConnectionStatus, enveloped=True), check_connection),
+    (Endpoint("POST", ITEM + "/query", "dbgpt-tools extension: run one SQL statement on a datasource (by id or "
+              "db_name); read-only unless the datasource is writable, row-capped, time-limited", body=QueryBody,
+              response=QueryResult, enveloped=True), query),
+    (Endpoint("GET", ITEM + "/schema", "dbgpt-tools extension: a datasource's schema (by id or db_name) as CREATE "
+              "TABLE text; query params question (rank tables by relevance) and max_tokens (budget)",
+              response=SchemaDescription, enveloped=True), describe_schema),
+]

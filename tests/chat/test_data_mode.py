@@ -1,0 +1,224 @@
+"""chat_data: the SQL the model writes is checked, run and returned as DB-GPT's chart-view; errors get one repair."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dbgpt_tools.operations import AskArgs, ask_data
+from dbgpt_tools.chat.modes.data import rows_said
+from dbgpt_tools.chat.chart_view import parse_chart_views
+from dbgpt_tools.errors import InvalidInput, NotFound
+from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.chat.models import ChatMode, ChatRequest, QueryResult
+from dbgpt_tools.settings import Settings
+from server.app import create_app
+from tests.conftest import MODEL_DIR
+from tests.scripted import ScriptedChatModel
+from tests.sse import check_chunks, parse_sse
+
+pytestmark = pytest.mark.anyio
+DB = "sample_sales"
+
+
+def sql_reply(sql: str, thought: str = "I will query the data.") -> str:
+    return f"{thought}\n```sql\n{sql}\n```"
+
+
+def data_runtime(settings: Settings, *replies: str) -> tuple[Runtime, ScriptedChatModel]:
+    model = ScriptedChatModel.replying(*replies)
+    return Runtime(settings.model_copy(update={"sample_db": True}), chat_model=model), model
+
+
+@pytest.fixture
+def make(settings: Settings) -> Iterator:  # type: ignore[type-arg]
+    made: list[Runtime] = []
+
+    def factory(*replies: str) -> tuple[Runtime, ScriptedChatModel]:
+        runtime, model = data_runtime(settings, *replies)
+        made.append(runtime)
+        return runtime, model
+
+    yield factory
+    for runtime in made:
+        runtime.close()
+
+
+def ask(question: str, **extra: object) -> ChatRequest:
+    return ChatRequest(messages=question, chat_mode=ChatMode.chat_data, chat_param=DB, **extra)
+
+
+def sample_path(runtime: Runtime) -> Path:
+    return Path(runtime.datasources.get_by_name(DB).db_path)
+
+
+async def test_answer_carries_sql_and_rows_as_chart_view(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, model = make(sql_reply("SELECT COUNT(*) AS customers FROM customers"))
+    result = await runtime.chat.complete(ask("How many customers are there?"))
+    expected = sqlite3.connect(sample_path(runtime)).execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+    [view] = parse_chart_views(result.content)
+    assert view.sql == "SELECT COUNT(*) AS customers FROM customers"
+    assert view.data == [{"customers": expected}]
+    assert view.type == "response_table"
+    assert "&quot;sql&quot;" in result.content  # attribute HTML-escaped, as DB-GPT's stream sends it
+    assert f"The query returned 1 row: customers = {expected}." in result.content  # the answer, said in text
+    system = model.texts(0)[0]
+    assert "CREATE TABLE customers" in system and "sqlite" in system
+
+
+def test_one_short_row_is_said_with_its_values_longer_results_by_their_count() -> None:
+    def result(columns: list[str], rows: list[tuple]) -> QueryResult:  # type: ignore[type-arg]
+        return QueryResult(sql="-", columns=columns, rows=rows, row_count=len(rows), truncated=False,
+                           limit_applied=1000, elapsed_ms=1.0)  # fmt: skip
+
+    said = rows_said(result(["day", "total", "avg", "note"], [(date(2024, 5, 1), Decimal("12.50"), 2 / 3, None)]))
+    assert said == "1 row: day = 2024-05-01, total = 12.5, avg = 0.6666666667, note = None"
+    assert rows_said(result(list("abcde"), [(1, 2, 3, 4, 5)])) == "1 row"
+    assert rows_said(result(["n"], [(1,), (2,)])) == "2 rows"
+    assert rows_said(result(["n"], [])) == "0 rows"
+
+
+async def test_time_series_becomes_a_line_chart(make) -> None:  # type: ignore[no-untyped-def]
+    sql = "SELECT strftime('%Y', order_date) AS year, COUNT(*) AS orders FROM orders GROUP BY year ORDER BY year"
+    runtime, _ = make(sql_reply(sql))
+    [view] = parse_chart_views((await runtime.chat.complete(ask("Orders per year?"))).content)
+    assert view.type == "response_line_chart"
+    assert [row["year"] for row in view.data] == ["2019", "2020", "2021", "2022", "2023", "2024"]
+
+
+async def test_execution_error_gets_one_repair_round_with_the_error(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, model = make(sql_reply("SELECT nme FROM regions"), sql_reply("SELECT name FROM regions ORDER BY name"))
+    result = await runtime.chat.complete(ask("List the regions."))
+    assert "correcting it" in result.content
+    assert "nme" in model.texts(1)[-1]  # the repair call saw the database's error
+    [view] = parse_chart_views(result.content)
+    assert view.sql == "SELECT name FROM regions ORDER BY name" and len(view.data) == 5
+
+
+async def test_repair_names_the_tables_that_have_a_missing_column(make) -> None:  # type: ignore[no-untyped-def]
+    wrong = "SELECT COUNT(*) FROM order_items oi WHERE oi.status = 'shipped'"
+    right = "SELECT COUNT(*) FROM orders WHERE status = 'shipped'"
+    runtime, model = make(sql_reply(wrong), sql_reply(right))
+    await runtime.chat.complete(ask("How many shipped orders?"))
+    assert "The column status is in: orders." in model.texts(1)[-1]
+
+
+async def test_sqlite_datasources_get_date_function_hints(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, model = make(sql_reply("SELECT 1"))
+    await runtime.chat.complete(ask("Anything?"))
+    assert "strftime('%Y', d)" in model.texts(0)[0]
+
+
+async def test_second_failure_is_reported_not_retried(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, model = make(sql_reply("SELECT nme FROM regions"), sql_reply("SELECT nam FROM regions"))
+    result = await runtime.chat.complete(ask("List the regions."))
+    assert "failed again" in result.content and not parse_chart_views(result.content)
+    assert len(model.calls) == 2
+
+
+async def test_refused_statement_is_not_run_nor_repaired(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, model = make(sql_reply("DELETE FROM orders", "I will delete them."))
+    before = sqlite3.connect(sample_path(runtime)).execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+    result = await runtime.chat.complete(ask("Delete all orders."))
+    after = sqlite3.connect(sample_path(runtime)).execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+    assert "was not run" in result.content and "DELETE" in result.content
+    assert before == after > 0
+    assert len(model.calls) == 1
+
+
+async def test_no_sql_in_the_answer_says_so(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, _ = make("I am not sure what you mean.")
+    result = await runtime.chat.complete(ask("Hmm?"))
+    assert "could not write a query" in result.content
+
+
+async def test_missing_or_unknown_datasource_is_refused_before_answering(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, model = make("unused")
+    with pytest.raises(InvalidInput, match="chat_param"):
+        await runtime.chat.start(ChatRequest(messages="q", chat_mode=ChatMode.chat_data))
+    with pytest.raises(NotFound):
+        await runtime.chat.start(ChatRequest(messages="q", chat_mode=ChatMode.chat_data, chat_param="nope"))
+    assert model.calls == []
+
+
+async def test_follow_up_sees_the_earlier_sql_but_not_its_rows(make) -> None:  # type: ignore[no-untyped-def]
+    first_sql = "SELECT status, COUNT(*) AS n FROM orders GROUP BY status"
+    runtime, model = make(sql_reply(first_sql), sql_reply(first_sql.replace("GROUP", "WHERE order_date LIKE '2020%' GROUP")))
+    first = await runtime.chat.complete(ask("Orders by status?"))
+    second = await runtime.chat.complete(ask("And only for 2020?", conv_uid=first.conv_uid))
+    sent = model.texts(1)
+    assert sent[1] == "Orders by status?" and first_sql in sent[2] and "chart-view" not in sent[2]
+    assert sent[-1] == "And only for 2020?"
+    assert "2020" in parse_chart_views(second.content)[0].sql
+
+
+async def test_enable_vis_false_gives_a_plain_table(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, _ = make(sql_reply("SELECT name FROM regions ORDER BY name"))
+    result = await runtime.chat.complete(ask("Regions?", enable_vis=False))
+    assert "chart-view" not in result.content and "name\n---" in result.content
+
+
+async def test_ask_data_operation_returns_sql_and_rows(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, _ = make(sql_reply("SELECT name FROM regions ORDER BY name LIMIT 2"))
+    answer = await ask_data(runtime, AskArgs(datasource=DB, question="Two regions?"))
+    assert answer.sql == "SELECT name FROM regions ORDER BY name LIMIT 2"
+    assert answer.columns == ["name"] and len(answer.rows) == 2
+    assert "chart-view" not in answer.answer and "I will query" in answer.answer
+
+
+async def test_rest_stream_and_non_stream_carry_the_same_markup(make) -> None:  # type: ignore[no-untyped-def]
+    sql = "SELECT name FROM regions ORDER BY name"
+    runtime, _ = make(sql_reply(sql), sql_reply(sql))
+    app = create_app(runtime)
+    body = {"messages": "Regions?", "chat_mode": "chat_data", "chat_param": DB}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
+                                     headers={"Authorization": "Bearer test-key"}) as client:
+            whole = (await client.post("/api/v2/chat/completions", json=body)).json()
+            streamed = await client.post("/api/v2/chat/completions", json={**body, "stream": True})
+    text = check_chunks(parse_sse(streamed.text))
+    assert text == whole["choices"][0]["message"]["content"]
+    markup = text[text.index("<chart-view"):]
+    assert '"' not in markup.split('content="', 1)[1].rsplit('"', 1)[0]  # no raw quote inside the attribute
+    payload = json.loads(html.unescape(markup.split('content="', 1)[1].rsplit('"', 1)[0]))
+    assert payload["sql"] == sql and len(payload["data"]) == 5
+
+
+@pytest.mark.local_model
+async def test_real_qwen_model_answers_a_simple_question(tmp_path: Path) -> None:
+    """End to end on the default embedded model: Qwen2.5-Coder-1.5B writes the SQL."""
+    settings = Settings(data_dir=tmp_path, model_dir=MODEL_DIR, llm_max_parallel=1, local_ctx=4096)
+    runtime = Runtime(settings)
+    try:
+        result = await runtime.chat.complete(ask("How many customers are there?", temperature=0))
+        expected = sqlite3.connect(sample_path(runtime)).execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+    finally:
+        runtime.close()
+    [view] = parse_chart_views(result.content)
+    assert "customers" in view.sql.lower()
+    assert list(view.data[0].values()) == [expected]
+
+
+async def test_warm_up_reads_the_same_system_prompt_the_questions_get(make) -> None:  # type: ignore[no-untyped-def]
+    runtime, model = make("x", sql_reply("SELECT 1"), sql_reply("SELECT 2"))
+    app = create_app(runtime, warm_up=True)
+    async with app.router.lifespan_context(app):
+        for _ in range(100):
+            if model.calls:
+                break
+            await asyncio.sleep(0.02)
+    await runtime.chat.complete(ask("How many customers are there?"))
+    await runtime.chat.complete(ask("Which products were discontinued in 2023?"))
+    warm, first, second = (model.texts(i)[0] for i in range(3))
+    assert "CREATE TABLE customers" in warm
+    assert warm == first == second  # one stable prefix: the model's prompt cache serves every question

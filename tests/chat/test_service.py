@@ -1,0 +1,159 @@
+"""The chat core: history by conv_uid, request validation, the model gate, partial answers kept."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pydantic import ValidationError
+
+from dbgpt_tools.errors import Busy, InvalidInput
+from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.chat.models import ChatMode, ChatRequest
+from tests.scripted import ScriptedChatModel
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_second_turn_sees_first(runtime: Runtime, scripted: ScriptedChatModel) -> None:
+    first = await runtime.chat.complete(ChatRequest(messages="My cat is called Tom."))
+    await runtime.chat.complete(ChatRequest(messages="What is my cat called?", conv_uid=first.conv_uid))
+    sent = scripted.texts(1)
+    assert sent[1:] == ["My cat is called Tom.", "Hello there friend", "What is my cat called?"]
+    assert "DB-GPT" in sent[0]  # the system prompt leads
+
+
+async def test_new_conversation_gets_fresh_id_and_no_history(runtime: Runtime, scripted: ScriptedChatModel) -> None:
+    first = await runtime.chat.complete(ChatRequest(messages="one"))
+    second = await runtime.chat.complete(ChatRequest(messages="two"))
+    assert first.conv_uid != second.conv_uid
+    assert scripted.texts(1)[1:] == ["two"]
+
+
+async def test_history_survives_a_new_runtime_on_the_same_store(runtime: Runtime, scripted: ScriptedChatModel) -> None:
+    first = await runtime.chat.complete(ChatRequest(messages="Remember 42.", conv_uid="c-restart"))
+    again = Runtime(runtime.settings, chat_model=scripted)  # a restarted process
+    try:
+        await again.chat.complete(ChatRequest(messages="What number?", conv_uid=first.conv_uid))
+    finally:
+        again.close()
+    assert "Remember 42." in scripted.texts(-1)
+
+
+async def test_full_openai_history_is_used_as_given(runtime: Runtime, scripted: ScriptedChatModel) -> None:
+    request = ChatRequest.model_validate(
+        {
+            "messages": [
+                {"role": "system", "content": "Be terse."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello"},
+                {"role": "user", "content": [{"type": "text", "text": "Bye"}]},
+            ]
+        }
+    )
+    result = await runtime.chat.complete(request)
+    assert scripted.texts(-1) == ["Be terse.", "Hi", "Hello", "Bye"]
+    stored = runtime.conversations.history(result.conv_uid, 10)
+    assert [m.content for m in stored] == ["Bye", "Hello there friend"]
+
+
+async def test_stream_yields_deltas_then_finish(runtime: Runtime) -> None:
+    turn = await runtime.chat.start(ChatRequest(messages="hi"))
+    chunks = [chunk async for chunk in turn]
+    assert "".join(c.delta for c in chunks) == "Hello there friend"
+    assert len(chunks) > 2
+    assert chunks[-1].finish_reason == "stop" and chunks[-1].usage is not None
+    assert all(c.finish_reason is None for c in chunks[:-1])
+
+
+async def test_partial_answer_is_saved_when_the_client_leaves(runtime: Runtime) -> None:
+    turn = await runtime.chat.start(ChatRequest(messages="hi", conv_uid="c-partial"))
+    stream = aiter(turn)
+    first = await anext(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+    stored = runtime.conversations.history("c-partial", 10)
+    assert [m.role for m in stored] == ["user", "assistant"]
+    assert stored[1].content == first.delta
+    assert runtime.llm.gate.admitted == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "messages"),
+        ({"messages": ""}, "messages"),
+        ({"messages": "hi", "chat_mode": "chat_nonsense"}, "chat_mode"),
+        ({"messages": "hi", "temperature": 2.5}, "temperature"),
+        ({"messages": "hi", "temperature": -0.1}, "temperature"),
+        ({"messages": "hi", "max_new_tokens": -3}, "max_new_tokens"),
+        ({"messages": "hi", "max_tokens": -3}, "max_tokens"),
+    ],
+)
+def test_bad_requests_name_the_field(body: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        ChatRequest.model_validate(body)
+    assert field in {str(loc) for error in info.value.errors() for loc in error["loc"]}
+
+
+def test_nulls_mean_absent_and_max_new_tokens_wins() -> None:
+    request = ChatRequest.model_validate(
+        {"messages": "hi", "chat_mode": None, "temperature": None, "max_tokens": 9, "max_new_tokens": 5}
+    )
+    assert request.chat_mode is ChatMode.chat_normal and request.temperature is None
+    assert request.max_new_tokens == 5
+
+
+async def test_last_message_must_be_from_the_user(runtime: Runtime) -> None:
+    request = ChatRequest.model_validate({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})
+    with pytest.raises(InvalidInput) as info:
+        await runtime.chat.start(request)
+    assert info.value.field == "messages"
+
+
+async def test_unavailable_mode_is_refused_before_streaming(runtime: Runtime) -> None:
+    with pytest.raises(InvalidInput) as info:
+        await runtime.chat.start(ChatRequest(messages="hi", chat_mode=ChatMode.chat_flow))
+    assert info.value.field == "chat_mode" and "chat_normal" in info.value.message
+
+
+async def test_gate_refuses_when_line_is_full(settings, scripted: ScriptedChatModel) -> None:  # type: ignore[no-untyped-def]
+    rt = Runtime(settings.model_copy(update={"llm_max_parallel": 1, "llm_max_queue": 1}), chat_model=scripted)
+    try:
+        holders = [rt.llm.gate.admit(), rt.llm.gate.admit()]
+        with pytest.raises(Busy):
+            await rt.chat.start(ChatRequest(messages="hi"))
+        for admission in holders:
+            admission.release()
+        assert (await rt.chat.complete(ChatRequest(messages="hi"))).content == "Hello there friend"
+    finally:
+        rt.close()
+
+
+async def test_gate_runs_at_most_max_parallel_at_once(settings) -> None:  # type: ignore[no-untyped-def]
+    rt = Runtime(settings.model_copy(update={"llm_max_parallel": 2, "llm_max_queue": 10}), chat_model=ScriptedChatModel.replying("x"))
+    running = peak = 0
+
+    async def hold() -> None:
+        nonlocal running, peak
+        async with rt.llm.gate.admit():
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.01)
+            running -= 1
+
+    try:
+        await asyncio.gather(*(hold() for _ in range(8)))
+    finally:
+        rt.close()
+    assert peak == 2 and rt.llm.gate.admitted == 0
+
+
+@pytest.mark.local_model
+async def test_real_local_model_answers_and_remembers(local_runtime: Runtime) -> None:
+    first = await local_runtime.chat.complete(ChatRequest(messages="Reply with one word: hello.", max_new_tokens=8))
+    assert first.content.strip() and first.model == "smollm2-135m"
+    assert first.usage.completion_tokens > 0 and first.usage.prompt_tokens > 0
+    second = await local_runtime.chat.complete(
+        ChatRequest(messages="And again.", conv_uid=first.conv_uid, max_new_tokens=8)
+    )
+    assert second.usage.prompt_tokens > first.usage.prompt_tokens  # turn 1 was sent along

@@ -38,11 +38,11 @@ from typing import Any
 from sqlalchemy import text
 
 from benchmarks.harness import machine, percentile
+from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasources import DatasourceIn
 from dbgpt_tools.sql.json_values import json_rows
-from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.chat.models import QueryResult
-from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.results import QueryResult
 from dbgpt_tools.sql.safety import check_sql
 
 SQL = "SELECT id, qty, price, name, category, day, note FROM facts ORDER BY id"

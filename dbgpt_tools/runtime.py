@@ -6,16 +6,20 @@ import logging
 
 from langchain_core.language_models import BaseChatModel
 
-from dbgpt_tools.chat.service import ChatService
-from dbgpt_tools.chat.modes.data import DataChat
 from dbgpt_tools.chat.conversations import ConversationStore
-from dbgpt_tools.sql.datasources import DatasourceIn, DatasourceService
+from dbgpt_tools.chat.models import ChatMode
+from dbgpt_tools.chat.modes.data import DataChat
+from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import Conflict
 from dbgpt_tools.llm.client import LLM
-from dbgpt_tools.sql.sample_db import SAMPLE_DB_COMMENT, SAMPLE_DB_NAME, ensure_sample_db
-from dbgpt_tools.sql.schema_cache import SchemaCache
-from dbgpt_tools.chat.models import ChatMode
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.datasources import DatasourceIn, DatasourceService
+from dbgpt_tools.sql.sample_db import (
+    SAMPLE_DB_COMMENT,
+    SAMPLE_DB_NAME,
+    ensure_sample_db,
+)
+from dbgpt_tools.sql.schema_cache import SchemaCache
 from dbgpt_tools.store.metadata import MetadataStore
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from dbgpt_tools.aio import run_sync, shared_runtime
-from dbgpt_tools.chat.chart_view import LINE, PIE, SCATTER, ChartView, parse_chart_views, strip_chart_views
-from dbgpt_tools.chat.models import QueryResult
+from dbgpt_tools.chat.chart_view import (
+    LINE,
+    PIE,
+    SCATTER,
+    ChartView,
+    parse_chart_views,
+    strip_chart_views,
+)
+from dbgpt_tools.sql.results import QueryResult
 from jupyter_magic.binding import bind_parameters
 
 _OPEN = "<chart-view"

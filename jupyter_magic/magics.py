@@ -45,10 +45,16 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import parse_argstring
 
 from dbgpt_tools.aio import iterate_sync, run_sync, shared_runtime
+from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.chat.service import ChatTurn
 from dbgpt_tools.errors import DbgptError
-from dbgpt_tools.chat.models import ChatMode, ChatRequest
-from jupyter_magic.data import ShownText, run_cell_sql, show_result, show_views, visible_text
+from jupyter_magic.data import (
+    ShownText,
+    run_cell_sql,
+    show_result,
+    show_views,
+    visible_text,
+)
 from jupyter_magic.options import chat_options, chat_request, sql_datasource
 from jupyter_magic.render import answer_view
 

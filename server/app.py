@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.chat.models import ChatRequest
+from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from server.auth import ApiKeyMiddleware
 from server.api.v2.chat import chat_completions
 from server.api.v2.datasources import DATASOURCE_ROUTES
+from server.auth import ApiKeyMiddleware
 from server.mcp import build_mcp_server
 from server.openapi import Endpoint, docs_routes, openapi_document
 from server.responses import EXCEPTION_HANDLERS

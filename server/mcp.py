@@ -11,8 +11,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
-from dbgpt_tools.operations import OPERATIONS, Operation, invalid_input
 from dbgpt_tools.errors import DbgptError
+from dbgpt_tools.operations import OPERATIONS, Operation, invalid_input
 from dbgpt_tools.runtime import Runtime
 
 INSTRUCTIONS = (

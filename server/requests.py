@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from dbgpt_tools.operations import invalid_input
 from dbgpt_tools.errors import DbgptError, InvalidInput
+from dbgpt_tools.operations import invalid_input
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 M = TypeVar("M", bound=BaseModel)

@@ -20,19 +20,19 @@ import pytest
 from langchain_core.tools import BaseTool
 from mcp import Client
 
-from dbgpt_tools.operations import RunSqlArgs, run_sql
+from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.errors import DbgptError, Forbidden
 from dbgpt_tools.langchain import get_tools
+from dbgpt_tools.operations import RunSqlArgs, run_sql
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.sample_db import ensure_sample_db
-from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.safety import check_sql
+from dbgpt_tools.sql.sample_db import ensure_sample_db
 from server.app import create_app
 from server.mcp import build_mcp_server
 from tests.conftest import MODEL_DIR
-from tests.sql.dangerous_sql import DANGEROUS, DangerousSql
 from tests.scripted import ScriptedChatModel
+from tests.sql.dangerous_sql import DANGEROUS, DangerousSql
 
 VICTIM = "victim"
 AUTH = {"Authorization": "Bearer test-key"}

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dbgpt_tools.sql.json_values import json_rows
-from dbgpt_tools.chat.models import QueryResult
+from dbgpt_tools.sql.results import QueryResult
 
 TABLE, LINE, PIE, SCATTER = "response_table", "response_line_chart", "response_pie_chart", "response_scatter_chart"
 _MARKUP = re.compile(r'<chart-view content="([^"]*)"\s*/>')

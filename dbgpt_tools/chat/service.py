@@ -5,75 +5,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 import anyio
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from dbgpt_tools.llm.gate import Admission
 from dbgpt_tools.chat.conversations import ConversationInfo, ConversationStore
+from dbgpt_tools.chat.models import (
+    ChatChunk,
+    ChatMessage,
+    ChatMode,
+    ChatRequest,
+    ChatResult,
+    FinishReason,
+    Usage,
+)
+from dbgpt_tools.chat.modes.base import ModeHandler, TurnContext
+from dbgpt_tools.chat.modes.normal import NormalChat
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.llm.client import LLM
-from dbgpt_tools.chat.prompts import NORMAL_SYSTEM
-from dbgpt_tools.chat.models import ChatChunk, ChatMessage, ChatMode, ChatRequest, ChatResult, FinishReason, Usage
 from dbgpt_tools.settings import Settings
 
 DeltaCallback = Callable[[str], Awaitable[None]]
-
-
-@dataclass
-class TurnContext:
-    """What a mode handler needs to answer one turn."""
-
-    request: ChatRequest
-    question: str
-    history: list[ChatMessage]
-    llm: LLM
-    admission: Admission
-
-    async def stream_llm(self, messages: list[BaseMessage]) -> AsyncIterator[ChatChunk]:
-        """Stream the LLM's answer, waiting for this turn's slot at the model first."""
-        await self.admission.acquire()
-        async for chunk in self.llm.astream(
-            messages, temperature=self.request.temperature, max_tokens=self.request.max_new_tokens
-        ):
-            yield chunk
-
-
-class ModeHandler(Protocol):
-    """A chat mode: an early check of the request, then the answer as a stream of chunks."""
-
-    async def check(self, request: ChatRequest) -> None:
-        """Refuse a bad request (unknown `chat_param`...) before any answer is streamed."""
-
-    def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
-        """Stream the answer; the last chunk carries the finish reason and usage."""
-
-
-def to_langchain(messages: list[ChatMessage]) -> list[BaseMessage]:
-    """Our messages as LangChain messages."""
-    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
-    return [kinds[m.role](content=m.content) for m in messages]
-
-
-def with_system(system: str, history: list[ChatMessage], question: str) -> list[BaseMessage]:
-    """System prompt (unless the caller sent one), earlier turns, then the question."""
-    messages = history if any(m.role == "system" for m in history) else [
-        ChatMessage(role="system", content=system),
-        *history,
-    ]
-    return to_langchain([*messages, ChatMessage(role="user", content=question)])
-
-
-class NormalChat:
-    """`chat_normal`: the LLM answers with the conversation so far."""
-
-    async def check(self, request: ChatRequest) -> None:
-        return None
-
-    def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
-        return turn.stream_llm(with_system(NORMAL_SYSTEM, turn.history, turn.question))
 
 
 class ChatTurn:

@@ -18,8 +18,16 @@ from langchain_core.tools import BaseTool, BaseToolkit, StructuredTool, ToolExce
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dbgpt_tools.aio import run_async, run_sync, shared_runtime
-from dbgpt_tools.operations import OPERATIONS, Operation, RunSqlArgs, SchemaArgs, describe_schema, invalid_input, run_sql
 from dbgpt_tools.errors import DbgptError
+from dbgpt_tools.operations import (
+    OPERATIONS,
+    Operation,
+    RunSqlArgs,
+    SchemaArgs,
+    describe_schema,
+    invalid_input,
+    run_sql,
+)
 from dbgpt_tools.runtime import Runtime
 
 ToolOutput = str | tuple[str, BaseModel]

@@ -10,14 +10,18 @@ from typing import Any
 import httpx
 import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, BaseMessage, convert_to_openai_messages
+from langchain_core.messages import (
+    AIMessageChunk,
+    BaseMessage,
+    convert_to_openai_messages,
+)
 from langchain_openai import ChatOpenAI
 
-from dbgpt_tools.llm.gate import ConcurrencyGate
+from dbgpt_tools.chat.models import ChatChunk, Usage
 from dbgpt_tools.errors import DbgptError, Upstream
+from dbgpt_tools.llm.gate import ConcurrencyGate
 from dbgpt_tools.llm.local_server import Endpoint, LocalLlamaServer
 from dbgpt_tools.llm.openai_stream import OpenAIStream, is_loopback, status_error
-from dbgpt_tools.chat.models import ChatChunk, Usage
 from dbgpt_tools.settings import Settings
 
 

@@ -23,10 +23,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from dbgpt_tools.chat.models import ChatChunk, Usage
 from dbgpt_tools.errors import Busy, DbgptError, InvalidInput, Upstream
 from dbgpt_tools.llm.loop_sessions import LoopSessions
-from dbgpt_tools.chat.models import ChatChunk, Usage
-
 
 _FLOOD_GAP_S = 0.001  # reads closer together than this: an upstream faster than any model generates...
 _COALESCE_S = 0.002  # ...whose tokens are then relayed together at most this often (a model's never wait)

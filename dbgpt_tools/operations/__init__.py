@@ -10,12 +10,13 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field, ValidationError
 
 from dbgpt_tools.chat.chart_view import parse_chart_views, strip_chart_views
-from dbgpt_tools.sql.datasources import ConnectionStatus, Datasource, DatasourceIn
+from dbgpt_tools.chat.models import ChatMessage, ChatMode, ChatRequest, ChatResult
 from dbgpt_tools.errors import InvalidInput, NotFound
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.schema_context import schema_context
+from dbgpt_tools.sql.datasources import ConnectionStatus, Datasource, DatasourceIn
 from dbgpt_tools.sql.introspection import render_table
-from dbgpt_tools.chat.models import ChatMessage, ChatMode, ChatRequest, ChatResult, QueryResult
+from dbgpt_tools.sql.results import QueryResult
+from dbgpt_tools.sql.schema_context import schema_context
 
 
 class Progress(Protocol):

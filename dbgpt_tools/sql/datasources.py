@@ -20,6 +20,8 @@ from sqlalchemy import Boolean, Engine, Integer, String, Text, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from dbgpt_tools.errors import Conflict, DbgptError, InvalidInput, NotFound
+from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.engines import (
     FILE_TYPES,
     HOST_TYPES,
@@ -29,9 +31,7 @@ from dbgpt_tools.sql.engines import (
     scrub,
     translate_error,
 )
-from dbgpt_tools.errors import Conflict, DbgptError, InvalidInput, NotFound
-from dbgpt_tools.chat.models import QueryResult
-from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.results import QueryResult
 from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS, check_sql
 from dbgpt_tools.store.metadata import Base, MetadataStore, Timestamped
 

@@ -14,13 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dbgpt_tools.operations import AskArgs, ask_data
-from dbgpt_tools.chat.modes.data import rows_said
 from dbgpt_tools.chat.chart_view import parse_chart_views
+from dbgpt_tools.chat.models import ChatMode, ChatRequest
+from dbgpt_tools.chat.modes.data import rows_said
 from dbgpt_tools.errors import InvalidInput, NotFound
+from dbgpt_tools.operations import AskArgs, ask_data
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.chat.models import ChatMode, ChatRequest, QueryResult
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.results import QueryResult
 from server.app import create_app
 from tests.conftest import MODEL_DIR
 from tests.scripted import ScriptedChatModel

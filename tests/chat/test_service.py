@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
+from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.errors import Busy, InvalidInput
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from tests.scripted import ScriptedChatModel
 
 pytestmark = pytest.mark.anyio

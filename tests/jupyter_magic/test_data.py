@@ -18,18 +18,25 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from matplotlib.figure import Figure
 
-from dbgpt_tools.chat.chart_view import LINE, PIE, SCATTER, TABLE, ChartView, render_chart_view
-from dbgpt_tools.sql.datasources import DatasourceService
+from dbgpt_tools.chat.chart_view import (
+    LINE,
+    PIE,
+    SCATTER,
+    TABLE,
+    ChartView,
+    render_chart_view,
+)
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME, ensure_sample_db
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.datasources import DatasourceService
+from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME, ensure_sample_db
 from jupyter_magic import data
 from jupyter_magic.binding import bind_parameters
 from jupyter_magic.data import ShownText, chart_figure, visible_text
-from tests.scripted import ScriptedChatModel
 from tests.jupyter_magic.test_magics import outputs, run, sharing
 from tests.jupyter_magic.test_magics import shell as shell  # noqa: F401  # the fixture
+from tests.scripted import ScriptedChatModel
 
 matplotlib.use("Agg")  # no window, whatever the machine's default backend
 

@@ -15,10 +15,11 @@ from langchain_tests.unit_tests import ToolsUnitTests
 from pydantic import BaseModel, ValidationError
 
 from dbgpt_tools.aio import background_loop, use_runtime
-from dbgpt_tools.operations import OPERATIONS, ChatArgs, Operation
+from dbgpt_tools.chat.models import ChatResult
 from dbgpt_tools.langchain import DbgptToolkit, get_tools, operation_tool
+from dbgpt_tools.operations import OPERATIONS, ChatArgs, Operation
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.chat.models import ChatResult, QueryResult
+from dbgpt_tools.sql.results import QueryResult
 from tests.scripted import ScriptedChatModel
 
 CHAT = next(operation for operation in OPERATIONS if operation.name == "chat")

@@ -18,11 +18,10 @@ import pytest
 import benchmarks.fake_upstream as upstream
 from dbgpt_tools.aio import run_sync
 from dbgpt_tools.errors import Busy, InvalidInput, Upstream
-from dbgpt_tools.llm.loop_sessions import LoopSessions
 from dbgpt_tools.llm.client import openai_chat_model
+from dbgpt_tools.llm.loop_sessions import LoopSessions
 from dbgpt_tools.llm.openai_stream import OpenAIStream, is_loopback
 from tests.live import live_server
-
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
 from server.app import create_app
 from tests.scripted import ScriptedChatModel
 

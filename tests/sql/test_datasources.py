@@ -16,6 +16,8 @@ import duckdb
 import pytest
 from sqlalchemy import exc, text
 
+from dbgpt_tools.errors import Conflict, Forbidden, InvalidInput, NotFound, Upstream
+from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql import datasources
 from dbgpt_tools.sql.datasources import (
     ConnectionStatus,
@@ -25,8 +27,6 @@ from dbgpt_tools.sql.datasources import (
 )
 from dbgpt_tools.sql.engines import QueryTimeout
 from dbgpt_tools.sql.json_values import json_value
-from dbgpt_tools.errors import Conflict, Forbidden, InvalidInput, NotFound, Upstream
-from dbgpt_tools.settings import Settings
 from dbgpt_tools.store.metadata import MetadataStore
 
 SECRET = "pw-Secret-42"

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from sqlalchemy import Engine, exc, text
 
+from dbgpt_tools.errors import Forbidden, InvalidInput, Upstream
 from dbgpt_tools.sql.engines import (
     EngineConfig,
     QueryTimeout,
@@ -19,7 +20,6 @@ from dbgpt_tools.sql.engines import (
     create_datasource_engine,
     translate_error,
 )
-from dbgpt_tools.errors import Forbidden, InvalidInput, Upstream
 
 COUNT_TO_A_BILLION = (
     "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000000000) SELECT count(*) FROM r"

@@ -11,9 +11,16 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from dbgpt_tools.sql import introspection as schema_info
 from dbgpt_tools.errors import InvalidInput, Upstream
-from dbgpt_tools.sql.introspection import ColumnInfo, ForeignKeyInfo, SchemaInfo, TableInfo, introspect, render_table
+from dbgpt_tools.sql import introspection as schema_info
+from dbgpt_tools.sql.introspection import (
+    ColumnInfo,
+    ForeignKeyInfo,
+    SchemaInfo,
+    TableInfo,
+    introspect,
+    render_table,
+)
 from tests.conftest import PG_URL
 
 # Read at import time: the autouse fixture of conftest removes DBGPT_* variables while tests run.

@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, text
 
 from dbgpt_tools.chat.chart_view import parse_chart_views
-from dbgpt_tools.sql.datasources import DatasourceService
-from dbgpt_tools.sql.engines import EngineConfig, QueryTimeout, create_datasource_engine
+from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.errors import DbgptError, Forbidden, Upstream
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.introspection import introspect, render_table
-from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.datasources import DatasourceService
+from dbgpt_tools.sql.engines import EngineConfig, QueryTimeout, create_datasource_engine
+from dbgpt_tools.sql.introspection import introspect, render_table
 from dbgpt_tools.store.metadata import MetadataStore
 from tests.conftest import MYSQL_URL
 from tests.scripted import ScriptedChatModel

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from dbgpt_tools.errors import Forbidden, InvalidInput
-from dbgpt_tools.sql.sample_db import DDL
 from dbgpt_tools.sql.safety import (
     READ_ONLY_RULE,
     SIDE_EFFECT_FUNCTIONS,
@@ -20,6 +19,7 @@ from dbgpt_tools.sql.safety import (
     check_sql,
     clean_sql,
 )
+from dbgpt_tools.sql.sample_db import DDL
 from tests.sql.dangerous_sql import DANGEROUS, SAFE, SAFE_EXPECTED, DangerousSql
 
 # Every refusal says why: a named statement or function, the one-statement rule, a parse error, emptiness.

@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from dbgpt_tools.sql import sample_db
-from dbgpt_tools.sql.sample_db import SAMPLE_DB_COMMENT, SAMPLE_DB_NAME, VERSION, ensure_sample_db
+from dbgpt_tools.sql.sample_db import (
+    SAMPLE_DB_COMMENT,
+    SAMPLE_DB_NAME,
+    VERSION,
+    ensure_sample_db,
+)
 
 DEV_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "text2sql_dev.json"
 TABLES = (

@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from dbgpt_tools.sql.introspection import (
+    ColumnInfo,
+    ForeignKeyInfo,
+    SchemaInfo,
+    TableInfo,
+    introspect,
+    render_table,
+)
 from dbgpt_tools.sql.schema_context import estimate_tokens, rank_tables, schema_context
-from dbgpt_tools.sql.introspection import ColumnInfo, ForeignKeyInfo, SchemaInfo, TableInfo, introspect, render_table
 
 # "table: column, column, fk_column>referenced_table"; every table also gets `id INTEGER PRIMARY KEY`.
 DOMAINS = """

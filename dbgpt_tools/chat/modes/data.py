@@ -13,19 +13,27 @@ from collections.abc import AsyncIterator
 from langchain_core.messages import AIMessage, HumanMessage
 
 from dbgpt_tools.chat.chart_view import chart_view, render_chart_view, strip_chart_views
-from dbgpt_tools.chat.service import TurnContext, with_system
+from dbgpt_tools.chat.messages import with_system
+from dbgpt_tools.chat.models import ChatChunk, ChatMessage, ChatRequest, Usage
+from dbgpt_tools.chat.modes.base import TurnContext
+from dbgpt_tools.chat.prompts import (
+    DATA_COLUMN_HINT,
+    DATA_REPAIR,
+    DATA_RESULT,
+    DATA_SYSTEM,
+    DIALECT_HINTS,
+)
+from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
+from dbgpt_tools.llm.client import LLM
+from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasources import DatasourceService
 from dbgpt_tools.sql.engines import QueryTimeout
-from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
+from dbgpt_tools.sql.introspection import SchemaInfo
 from dbgpt_tools.sql.json_values import json_value
-from dbgpt_tools.llm.client import LLM
-from dbgpt_tools.chat.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS
+from dbgpt_tools.sql.results import QueryResult
+from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS, clean_sql
 from dbgpt_tools.sql.schema_cache import SchemaCache
 from dbgpt_tools.sql.schema_context import schema_context
-from dbgpt_tools.sql.introspection import SchemaInfo
-from dbgpt_tools.chat.models import ChatChunk, ChatMessage, ChatRequest, QueryResult, Usage
-from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS, clean_sql
 
 _FENCED = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.DOTALL)
 _BARE = re.compile(r"\b(SELECT|WITH)\b.*", re.DOTALL | re.IGNORECASE)

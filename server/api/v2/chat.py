@@ -11,10 +11,10 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from dbgpt_tools.chat.models import ChatRequest, FinishReason, Usage
 from dbgpt_tools.chat.service import ChatTurn
 from dbgpt_tools.errors import DbgptError, InternalError
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.chat.models import ChatRequest, FinishReason, Usage
 from server.requests import parse_body
 
 log = logging.getLogger("dbgpt_tools.server")

@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dbgpt_tools import operations as catalogue
-from dbgpt_tools.operations import RunSqlArgs, SchemaArgs, SchemaDescription
-from dbgpt_tools.sql.datasources import ConnectionStatus, Datasource, DatasourceIn
 from dbgpt_tools.errors import InvalidInput
+from dbgpt_tools.operations import RunSqlArgs, SchemaArgs, SchemaDescription
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.chat.models import QueryResult
+from dbgpt_tools.sql.datasources import ConnectionStatus, Datasource, DatasourceIn
+from dbgpt_tools.sql.results import QueryResult
 from server.openapi import Endpoint
 from server.requests import parse_body, validated
 from server.responses import envelope

@@ -1,0 +1,42 @@
+"""What every chat mode is: a check of the request, then an answer streamed from a turn's context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from langchain_core.messages import BaseMessage
+
+from dbgpt_tools.chat.models import ChatChunk, ChatMessage, ChatRequest
+from dbgpt_tools.llm.client import LLM
+from dbgpt_tools.llm.gate import Admission
+
+
+@dataclass
+class TurnContext:
+    """What a mode handler needs to answer one turn."""
+
+    request: ChatRequest
+    question: str
+    history: list[ChatMessage]
+    llm: LLM
+    admission: Admission
+
+    async def stream_llm(self, messages: list[BaseMessage]) -> AsyncIterator[ChatChunk]:
+        """Stream the LLM's answer, waiting for this turn's slot at the model first."""
+        await self.admission.acquire()
+        async for chunk in self.llm.astream(
+            messages, temperature=self.request.temperature, max_tokens=self.request.max_new_tokens
+        ):
+            yield chunk
+
+
+class ModeHandler(Protocol):
+    """A chat mode: an early check of the request, then the answer as a stream of chunks."""
+
+    async def check(self, request: ChatRequest) -> None:
+        """Refuse a bad request (unknown `chat_param`...) before any answer is streamed."""
+
+    def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
+        """Stream the answer; the last chunk carries the finish reason and usage."""

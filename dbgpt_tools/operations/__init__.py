@@ -14,9 +14,9 @@ from dbgpt_tools.chat.models import ChatMessage, ChatMode, ChatRequest, ChatResu
 from dbgpt_tools.errors import InvalidInput, NotFound
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.sql.datasources import ConnectionStatus, Datasource, DatasourceIn
-from dbgpt_tools.sql.introspection import render_table
 from dbgpt_tools.sql.results import QueryResult
 from dbgpt_tools.sql.schema_context import schema_context
+from dbgpt_tools.sql.schema_text import render_table
 
 
 class Progress(Protocol):

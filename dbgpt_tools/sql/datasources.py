@@ -22,15 +22,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dbgpt_tools.errors import Conflict, DbgptError, InvalidInput, NotFound
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.engines import (
-    FILE_TYPES,
-    HOST_TYPES,
-    EngineConfig,
-    create_datasource_engine,
-    first_line,
-    scrub,
-    translate_error,
-)
+from dbgpt_tools.sql.engine_config import FILE_TYPES, HOST_TYPES, EngineConfig
+from dbgpt_tools.sql.engines import create_datasource_engine
+from dbgpt_tools.sql.errors import first_line, scrub, translate_error
 from dbgpt_tools.sql.results import QueryResult
 from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS, check_sql
 from dbgpt_tools.store.metadata import Base, MetadataStore, Timestamped

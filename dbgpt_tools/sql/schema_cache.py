@@ -6,7 +6,8 @@ import threading
 import time
 
 from dbgpt_tools.sql.datasources import DatasourceRow, DatasourceService
-from dbgpt_tools.sql.introspection import SchemaInfo, introspect
+from dbgpt_tools.sql.introspection import introspect
+from dbgpt_tools.sql.schema_models import SchemaInfo
 
 
 class SchemaCache:

@@ -14,13 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from dbgpt_tools.sql.introspection import (
-    ColumnInfo,
-    SchemaInfo,
-    TableInfo,
-    render_columns,
-    render_table,
-)
+from dbgpt_tools.sql.schema_models import ColumnInfo, SchemaInfo, TableInfo
+from dbgpt_tools.sql.schema_text import render_columns, render_table
 
 CHARS_PER_TOKEN = 3.5
 """BPE tokenizers (Llama, Qwen, GPT) spend about one token per 3.5-4 characters of SQL and English."""

@@ -25,7 +25,7 @@ from dbgpt_tools.sql.datasources import (
     DatasourceIn,
     DatasourceService,
 )
-from dbgpt_tools.sql.engines import QueryTimeout
+from dbgpt_tools.sql.errors import QueryTimeout
 from dbgpt_tools.sql.json_values import json_value
 from dbgpt_tools.store.metadata import MetadataStore
 

@@ -13,13 +13,9 @@ import pytest
 from sqlalchemy import Engine, exc, text
 
 from dbgpt_tools.errors import Forbidden, InvalidInput, Upstream
-from dbgpt_tools.sql.engines import (
-    EngineConfig,
-    QueryTimeout,
-    build_url,
-    create_datasource_engine,
-    translate_error,
-)
+from dbgpt_tools.sql.engine_config import EngineConfig, build_url
+from dbgpt_tools.sql.engines import create_datasource_engine
+from dbgpt_tools.sql.errors import QueryTimeout, translate_error
 
 COUNT_TO_A_BILLION = (
     "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000000000) SELECT count(*) FROM r"

@@ -12,15 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from dbgpt_tools.errors import InvalidInput, Upstream
-from dbgpt_tools.sql import introspection as schema_info
-from dbgpt_tools.sql.introspection import (
+from dbgpt_tools.sql import schema_text, table_samples
+from dbgpt_tools.sql.introspection import introspect
+from dbgpt_tools.sql.schema_models import (
     ColumnInfo,
     ForeignKeyInfo,
     SchemaInfo,
     TableInfo,
-    introspect,
-    render_table,
 )
+from dbgpt_tools.sql.schema_text import render_table
 from tests.conftest import PG_URL
 
 # Read at import time: the autouse fixture of conftest removes DBGPT_* variables while tests run.
@@ -185,7 +185,8 @@ def test_sqlite_stat1_estimate_and_capped_count(tmp_path: Path, monkeypatch: pyt
     conn.executemany("INSERT INTO big (id) VALUES (?)", [(i,) for i in range(40)])
     conn.commit()
     conn.close()
-    monkeypatch.setattr(schema_info, "ROW_COUNT_CAP", 25)
+    monkeypatch.setattr(table_samples, "ROW_COUNT_CAP", 25)  # counting stops there...
+    monkeypatch.setattr(schema_text, "ROW_COUNT_CAP", 25)  # ...and the text says so
     schema = introspect(_read_only_sqlite(path), "stats")
     assert _table(schema, "analysed").row_estimate == 30  # the catalog's estimate, not a count
     assert _table(schema, "big").row_estimate == 26

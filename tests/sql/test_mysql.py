@@ -18,8 +18,11 @@ from dbgpt_tools.errors import DbgptError, Forbidden, Upstream
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasources import DatasourceService
-from dbgpt_tools.sql.engines import EngineConfig, QueryTimeout, create_datasource_engine
-from dbgpt_tools.sql.introspection import introspect, render_table
+from dbgpt_tools.sql.engine_config import EngineConfig
+from dbgpt_tools.sql.engines import create_datasource_engine
+from dbgpt_tools.sql.errors import QueryTimeout
+from dbgpt_tools.sql.introspection import introspect
+from dbgpt_tools.sql.schema_text import render_table
 from dbgpt_tools.store.metadata import MetadataStore
 from tests.conftest import MYSQL_URL
 from tests.scripted import ScriptedChatModel

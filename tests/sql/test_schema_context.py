@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dbgpt_tools.sql.introspection import (
+from dbgpt_tools.sql.introspection import introspect
+from dbgpt_tools.sql.schema_context import estimate_tokens, rank_tables, schema_context
+from dbgpt_tools.sql.schema_models import (
     ColumnInfo,
     ForeignKeyInfo,
     SchemaInfo,
     TableInfo,
-    introspect,
-    render_table,
 )
-from dbgpt_tools.sql.schema_context import estimate_tokens, rank_tables, schema_context
+from dbgpt_tools.sql.schema_text import render_table
 
 # "table: column, column, fk_column>referenced_table"; every table also gets `id INTEGER PRIMARY KEY`.
 DOMAINS = """

@@ -27,13 +27,13 @@ from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
 from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasources import DatasourceService
-from dbgpt_tools.sql.engines import QueryTimeout
-from dbgpt_tools.sql.introspection import SchemaInfo
+from dbgpt_tools.sql.errors import QueryTimeout
 from dbgpt_tools.sql.json_values import json_value
 from dbgpt_tools.sql.results import QueryResult
 from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS, clean_sql
 from dbgpt_tools.sql.schema_cache import SchemaCache
 from dbgpt_tools.sql.schema_context import schema_context
+from dbgpt_tools.sql.schema_models import SchemaInfo
 
 _FENCED = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.DOTALL)
 _BARE = re.compile(r"\b(SELECT|WITH)\b.*", re.DOTALL | re.IGNORECASE)

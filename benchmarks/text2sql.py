@@ -32,7 +32,7 @@ from benchmarks.harness import ROOT, machine
 from dbgpt_tools.chat.chart_view import strip_chart_views
 from dbgpt_tools.chat.models import ChatRequest
 from dbgpt_tools.chat.modes.data import extract_sql
-from dbgpt_tools.operations import data_answer
+from dbgpt_tools.operations.sql import data_answer
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME

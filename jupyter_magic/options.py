@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.errors import InvalidInput
-from dbgpt_tools.operations import invalid_input
+from dbgpt_tools.operations.base import invalid_input
 
 F = TypeVar("F", bound=Callable[..., object])
 

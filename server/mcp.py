@@ -12,7 +12,8 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from dbgpt_tools.errors import DbgptError
-from dbgpt_tools.operations import OPERATIONS, Operation, invalid_input
+from dbgpt_tools.operations import OPERATIONS
+from dbgpt_tools.operations.base import Operation, invalid_input
 from dbgpt_tools.runtime import Runtime
 
 INSTRUCTIONS = (

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from dbgpt_tools.errors import DbgptError, InvalidInput
-from dbgpt_tools.operations import invalid_input
+from dbgpt_tools.operations.base import invalid_input
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 M = TypeVar("M", bound=BaseModel)

@@ -23,7 +23,7 @@ from mcp import Client
 from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.errors import DbgptError, Forbidden
 from dbgpt_tools.langchain import get_tools
-from dbgpt_tools.operations import RunSqlArgs, run_sql
+from dbgpt_tools.operations.sql import RunSqlArgs, run_sql
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.safety import check_sql

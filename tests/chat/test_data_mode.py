@@ -18,7 +18,7 @@ from dbgpt_tools.chat.chart_view import parse_chart_views
 from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.chat.modes.data import rows_said
 from dbgpt_tools.errors import InvalidInput, NotFound
-from dbgpt_tools.operations import AskArgs, ask_data
+from dbgpt_tools.operations.sql import AskArgs, ask_data
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.results import QueryResult

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ValidationError
 from dbgpt_tools.aio import background_loop, use_runtime
 from dbgpt_tools.chat.models import ChatResult
 from dbgpt_tools.langchain import DbgptToolkit, get_tools, operation_tool
-from dbgpt_tools.operations import OPERATIONS, ChatArgs, Operation
+from dbgpt_tools.operations import OPERATIONS
+from dbgpt_tools.operations.base import Operation
+from dbgpt_tools.operations.chat import ChatArgs
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.sql.results import QueryResult
 from tests.scripted import ScriptedChatModel

@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field, RootModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dbgpt_tools import operations as catalogue
 from dbgpt_tools.errors import InvalidInput
-from dbgpt_tools.operations import RunSqlArgs, SchemaArgs, SchemaDescription
+from dbgpt_tools.operations import sql as sql_operations
+from dbgpt_tools.operations.sql import RunSqlArgs, SchemaArgs, SchemaDescription
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.sql.datasources import ConnectionStatus, Datasource, DatasourceIn
 from dbgpt_tools.sql.results import QueryResult
@@ -88,7 +88,7 @@ async def query(request: Request) -> Response:
     body = await parse_body(request, QueryBody)
     args = validated(RunSqlArgs, {"datasource": request.path_params["datasource_id"], "sql": body.sql,
                                   "limit": body.limit})
-    return envelope(await catalogue.run_sql(_runtime(request), args))
+    return envelope(await sql_operations.run_sql(_runtime(request), args))
 
 
 async def describe_schema(request: Request) -> Response:
@@ -96,7 +96,7 @@ async def describe_schema(request: Request) -> Response:
     values: dict[str, Any] = {"datasource": request.path_params["datasource_id"], "question": params.get("question")}
     if "max_tokens" in params:
         values["max_tokens"] = params["max_tokens"]
-    return envelope(await catalogue.describe_schema(_runtime(request), validated(SchemaArgs, values)))
+    return envelope(await sql_operations.describe_schema(_runtime(request), validated(SchemaArgs, values)))
 
 
 ITEM = BASE + "/{datasource_id}"

@@ -4,7 +4,7 @@ One command: `python -m benchmarks.run_sql_overhead [--rounds 50] [--rows 10000]
 
 Side by side in one process, alternating every round:
   (a) raw DB-API: a fresh read-only `sqlite3` connection, `execute(...).fetchall()`;
-  (b) `runtime.datasources.run_sql(name, sql, limit=rows)` on the warm engine.
+  (b) `runtime.sql.run_sql(name, sql, limit=rows)` on the warm engine.
 The same pair runs on DuckDB (raw `duckdb` read-only connection vs `run_sql` on a duckdb datasource), once
 with the default garbage collector and once with the start-up heap frozen (`gc.freeze()` after warm-up).
 The target is run_sql/raw <= 1.2 at the median; each line says PASS or MISS.
@@ -40,7 +40,7 @@ from sqlalchemy import text
 from benchmarks.harness import machine, percentile
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.datasources import DatasourceIn
+from dbgpt_tools.sql.datasource_models import DatasourceIn
 from dbgpt_tools.sql.json_values import json_rows
 from dbgpt_tools.sql.results import QueryResult
 from dbgpt_tools.sql.safety import check_sql
@@ -152,16 +152,15 @@ def side_by_side(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, li
 
 def stages(runtime: Runtime, name: str, limit: int) -> dict[str, Callable[[], Any]]:
     """The stages of the current `run_sql`, each callable on its own with its inputs prepared once."""
-    ds = runtime.datasources
-    row = ds.resolve(name)
+    row = runtime.datasources.resolve(name)
     checked = check_sql(SQL, row.db_type, writable=not row.read_only)
-    engine = ds.engine(row)
+    _config, engine = runtime.engines.engine_for(row)
     columns, fetched = fetch(engine, checked.sql, limit)
     rows = fetched[:limit]
     return {
-        "resolve (metadata lookup)": lambda: ds.resolve(name),
+        "resolve (metadata lookup)": lambda: runtime.datasources.resolve(name),
         "check_sql (sqlglot)": lambda: check_sql(SQL, row.db_type, writable=not row.read_only),
-        "engine config + fingerprint": lambda: ds.engine(row),
+        "engine config + fingerprint": lambda: runtime.engines.engine_for(row),
         "execute + cursor.fetchmany": lambda: fetch(engine, checked.sql, limit),
         "json_rows (faces, at JSON output)": lambda: json_rows(rows),
         "QueryResult.model_construct": lambda: QueryResult.model_construct(
@@ -210,27 +209,27 @@ def main() -> None:
         runtime = Runtime(Settings(data_dir=data_dir, sample_db=False, sql_max_row_limit=max(n, 100_000)))
         try:
             runtime.datasources.create(DatasourceIn(db_name="bench", db_type="sqlite", db_path=str(sqlite_path)))
-            got = runtime.datasources.run_sql("bench", SQL, limit=n)
+            got = runtime.sql.run_sql("bench", SQL, limit=n)
             assert got.row_count == n and not got.truncated, (got.row_count, got.truncated)
             assert [tuple(r) for r in got.rows] == raw_sqlite(sqlite_path)
             datasources = {"sqlite": "bench"}
             pairs: dict[str, dict[str, Callable[[], Any]]] = {
                 "sqlite": {
                     "raw": lambda: raw_sqlite(sqlite_path),
-                    "run_sql": lambda: runtime.datasources.run_sql("bench", SQL, limit=n),
+                    "run_sql": lambda: runtime.sql.run_sql("bench", SQL, limit=n),
                 }
             }
             if not args.no_duckdb:
                 duck_path = data_dir / "bench.duckdb"
                 build_duckdb(duck_path, rows)
                 runtime.datasources.create(DatasourceIn(db_name="bduck", db_type="duckdb", db_path=str(duck_path)))
-                duck = runtime.datasources.run_sql("bduck", SQL, limit=n)
+                duck = runtime.sql.run_sql("bduck", SQL, limit=n)
                 same = duck.model_dump(mode="json")["rows"] == got.model_dump(mode="json")["rows"]
                 assert same, "duckdb and sqlite results differ"
                 datasources["duckdb"] = "bduck"
                 pairs["duckdb"] = {
                     "raw": lambda: raw_duckdb(duck_path),
-                    "run_sql": lambda: runtime.datasources.run_sql("bduck", SQL, limit=n),
+                    "run_sql": lambda: runtime.sql.run_sql("bduck", SQL, limit=n),
                 }
             # Two passes: the default collector, then with the heap frozen after the first pass warmed
             # everything up, since a 10k-row result allocates enough containers to trigger full collections.
@@ -258,14 +257,14 @@ def main() -> None:
             small = side_by_side(
                 {
                     "raw": lambda: raw_sqlite(sqlite_path, SMALL_SQL),
-                    "run_sql": lambda: runtime.datasources.run_sql("bench", SMALL_SQL),
+                    "run_sql": lambda: runtime.sql.run_sql("bench", SMALL_SQL),
                 },
                 args.rounds * 5,
             )
             report["sqlite_one_row"] = {name: stats_ms(values) for name, values in small.items()}
             gc.unfreeze()
             if args.profile:
-                report["profile"] = profile_top(lambda: runtime.datasources.run_sql("bench", SQL, limit=n), 10)
+                report["profile"] = profile_top(lambda: runtime.sql.run_sql("bench", SQL, limit=n), 10)
         finally:
             runtime.close()
     print_report(report)

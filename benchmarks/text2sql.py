@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import ROOT, machine
-from dbgpt_tools.chat.chart_view import strip_chart_views
 from dbgpt_tools.chat.models import ChatRequest
 from dbgpt_tools.chat.modes.data import extract_sql
 from dbgpt_tools.operations.sql import data_answer
@@ -130,7 +129,7 @@ def judge(db: Path, gold: list[tuple[Any, ...]], sql: str | None, ordered: bool)
 
 def predictions(content: str, final_sql: str | None) -> tuple[str | None, str | None, bool]:
     """(first attempt's SQL, final SQL, whether a repair round ran) from a chat_data answer."""
-    text = strip_chart_views(content)
+    text = content
     repaired = REPAIR_MARK in text
     first_part = text.split(REPAIR_MARK, 1)[0]
     first = extract_sql(first_part.split("\n\nThe query failed", 1)[0])

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
 
 class DbgptError(Exception):
     """A refusal or failure that is safe to show to the caller.
@@ -72,3 +78,18 @@ class InternalError(DbgptError):
 
     status = 500
     code = "E0500"
+
+
+def invalid_input(error: ValidationError) -> InvalidInput:
+    """Pydantic's validation errors as one `InvalidInput` naming every bad field (the first as `field`)."""
+    problems = [(".".join(str(part) for part in e["loc"]), e["msg"]) for e in error.errors()]
+    message = "; ".join(f"{field}: {msg}" if field else msg for field, msg in problems)
+    return InvalidInput(message, field=problems[0][0] or None)  # a ValidationError holds at least one error
+
+
+def validated(model: type[M], data: Any) -> M:
+    """`data` validated as `model`; a failure is one `InvalidInput` naming the bad fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise invalid_input(error) from None

@@ -9,16 +9,17 @@ from langchain_core.language_models import BaseChatModel
 from dbgpt_tools.chat.conversations import ConversationStore
 from dbgpt_tools.chat.models import ChatMode
 from dbgpt_tools.chat.modes.data import DataChat
+from dbgpt_tools.chat.modes.normal import NormalChat
 from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import Conflict
 from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.datasources import DatasourceIn, DatasourceService
-from dbgpt_tools.sql.sample_db import (
-    SAMPLE_DB_COMMENT,
-    SAMPLE_DB_NAME,
-    ensure_sample_db,
-)
+from dbgpt_tools.sql.connection_test import ConnectionTester
+from dbgpt_tools.sql.datasource_models import DatasourceIn
+from dbgpt_tools.sql.engine_cache import EngineCache
+from dbgpt_tools.sql.executor import SqlExecutor
+from dbgpt_tools.sql.registry import DatasourceRegistry
+from dbgpt_tools.sql.sample_db import SAMPLE_DB_COMMENT, SAMPLE_DB_NAME, ensure_sample_db
 from dbgpt_tools.sql.schema_cache import SchemaCache
 from dbgpt_tools.store.metadata import MetadataStore
 
@@ -34,11 +35,14 @@ class Runtime:
         self.store = MetadataStore(self.settings.resolved_metadata_url)
         self.conversations = ConversationStore(self.store)
         self.llm = LLM(self.settings, chat_model)
-        self.datasources = DatasourceService(self.settings, self.store)
-        self.schemas = SchemaCache(self.datasources)
-        self.chat = ChatService(self.settings, self.conversations, self.llm)
-        self.data_chat = DataChat(self.settings, self.datasources, self.schemas)
-        self.chat.register(ChatMode.chat_data, self.data_chat)
+        self.engines = EngineCache(self.settings)
+        self.datasources = DatasourceRegistry(self.settings, self.store, self.engines)
+        self.sql = SqlExecutor(self.settings, self.datasources, self.engines)
+        self.connections = ConnectionTester(self.datasources, self.engines)
+        self.schemas = SchemaCache(self.datasources, self.engines)
+        self.data_chat = DataChat(self.datasources, self.sql, self.schemas)
+        modes = {ChatMode.chat_normal: NormalChat(), ChatMode.chat_data: self.data_chat}
+        self.chat = ChatService(self.conversations, self.llm, modes, self.settings.history_messages)
         if self.settings.sample_db:
             self._register_sample_db()
 
@@ -70,5 +74,5 @@ class Runtime:
     def close(self) -> None:
         """Release connections and stop the local model."""
         self.llm.close()
-        self.datasources.close()
+        self.engines.close()
         self.store.close()

@@ -1,5 +1,5 @@
-"""Rows in a cell: chat_data answers (chart-view markup hidden while streaming, then SQL, table and chart) and
-`--sql` cells (the cell's SQL run directly, `{var}` bound as parameters)."""
+"""Rows in a cell: a chat_data answer's query artifact (SQL, DataFrame, chart) and `--sql` cells (the cell's SQL
+run directly, `{var}` bound as parameters)."""
 
 from __future__ import annotations
 
@@ -14,46 +14,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from dbgpt_tools.aio import run_sync, shared_runtime
-from dbgpt_tools.chat.chart_view import (
-    LINE,
-    PIE,
-    SCATTER,
-    ChartView,
-    parse_chart_views,
-    strip_chart_views,
-)
+from dbgpt_tools.chat.charts import LINE, PIE, SCATTER
+from dbgpt_tools.chat.models import QueryArtifact
 from dbgpt_tools.sql.results import QueryResult
 from jupyter_magic.binding import bind_parameters
 
-_OPEN = "<chart-view"
 _MAX_TICKS = 12
-
-
-def visible_text(text: str) -> str:
-    """What of a (possibly partial) answer can be shown: chart-view markup removed, an unfinished one (or what
-    may become one) held back, and trailing whitespace trimmed, so the shown text only ever grows."""
-    shown = strip_chart_views(text)
-    start = shown.find(_OPEN)  # complete views are gone: this one is still arriving
-    if start < 0:
-        tail = shown.rfind("<")
-        start = tail if tail >= 0 and _OPEN.startswith(shown[tail:]) else len(shown)
-    return shown[:start].rstrip()
-
-
-class ShownText:
-    """Feeds an answer's pieces through `visible_text`: `feed` returns what became visible."""
-
-    def __init__(self) -> None:
-        self.text = ""
-        self.shown = ""
-
-    def feed(self, piece: str) -> str:
-        self.text += piece
-        visible = visible_text(self.text)
-        if not visible.startswith(self.shown):  # never happens for well-formed markup; show nothing twice
-            return ""
-        delta, self.shown = visible[len(self.shown) :], visible
-        return delta
 
 
 class Note(Markdown):
@@ -72,11 +38,8 @@ def sql_note(sql: str) -> Note:
 
 
 def result_frame(result: QueryResult) -> pd.DataFrame:
-    return pd.DataFrame(result.rows, columns=result.columns)
-
-
-def view_frame(view: ChartView) -> pd.DataFrame:
-    return pd.DataFrame.from_records(view.data)
+    """The rows as a DataFrame: the driver's values (dates, decimals) kept, repeated column names too."""
+    return pd.DataFrame(list(result.rows), columns=result.columns)
 
 
 def chart_figure(chart_type: str, frame: pd.DataFrame, title: str = "") -> Figure | None:
@@ -88,25 +51,25 @@ def chart_figure(chart_type: str, frame: pd.DataFrame, title: str = "") -> Figur
         return None
     figure = Figure(figsize=(7, 4), layout="constrained")
     axes = figure.subplots()
-    first, others = frame.columns[0], list(frame.columns[1:])
+    first, others = frame.iloc[:, 0], [frame.iloc[:, i] for i in range(1, frame.shape[1])]
     if chart_type == LINE:
-        x = frame[first].astype(str)
+        x = first.astype(str)
         for column in others:
-            axes.plot(x, pd.to_numeric(frame[column], errors="coerce"), marker="o" if len(x) <= 24 else "", label=column)
+            axes.plot(x, pd.to_numeric(column, errors="coerce"), marker="o" if len(x) <= 24 else "", label=column.name)
         axes.xaxis.set_major_locator(MaxNLocator(_MAX_TICKS))
         axes.tick_params(axis="x", labelrotation=45)
-        axes.set_xlabel(str(first))
+        axes.set_xlabel(str(first.name))
         if len(others) > 1:
             axes.legend()
         else:
-            axes.set_ylabel(str(others[0]))
+            axes.set_ylabel(str(others[0].name))
     elif chart_type == PIE:
-        axes.pie(pd.to_numeric(frame[others[0]], errors="coerce"), labels=frame[first].astype(str), autopct="%1.0f%%")
+        axes.pie(pd.to_numeric(others[0], errors="coerce"), labels=first.astype(str), autopct="%1.0f%%")
         axes.set_aspect("equal")
     else:
-        axes.scatter(frame[first], frame[others[0]])
-        axes.set_xlabel(str(first))
-        axes.set_ylabel(str(others[0]))
+        axes.scatter(pd.to_numeric(first, errors="coerce"), pd.to_numeric(others[0], errors="coerce"))
+        axes.set_xlabel(str(first.name))
+        axes.set_ylabel(str(others[0].name))
     if title:
         axes.set_title(title)
     return figure
@@ -119,24 +82,22 @@ def png(figure: Figure) -> Image:
     return Image(data=buffer.getvalue(), format="png")
 
 
-def show_views(answer: str, *, chart: bool = True) -> pd.DataFrame | None:
-    """Show each chart-view's SQL, rows and chart; return the last one's rows (None when no query ran)."""
-    frame = None
-    for view in parse_chart_views(answer):
-        frame = view_frame(view)
-        display(sql_note(view.sql))
-        display(frame)
-        figure = chart_figure(view.type, frame, view.title) if chart else None
-        if figure is not None:
-            display(png(figure))
+def show_artifact(artifact: QueryArtifact, *, chart: bool = True) -> pd.DataFrame:
+    """Show a query artifact's SQL, rows and chart; return the rows as a DataFrame."""
+    frame = result_frame(artifact.result)
+    display(sql_note(artifact.result.sql))
+    display(frame)
+    figure = chart_figure(artifact.chart_type, frame) if chart else None
+    if figure is not None:
+        display(png(figure))
     return frame
 
 
 def run_cell_sql(datasource: str, cell: str, namespace: Mapping[str, Any], limit: int | None) -> QueryResult:
     """Run the cell's SQL with its `{var}` placeholders bound, in a worker thread of the background loop."""
     sql, params = bind_parameters(cell.strip(), namespace)
-    datasources = shared_runtime().datasources
-    return run_sync(asyncio.to_thread(datasources.run_sql, datasource, sql, limit, params))
+    executor = shared_runtime().sql
+    return run_sync(asyncio.to_thread(executor.run_sql, datasource, sql, limit, params))
 
 
 def show_result(result: QueryResult) -> pd.DataFrame:

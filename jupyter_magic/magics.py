@@ -17,8 +17,7 @@ it too; without it each cell starts a new conversation), `--out VAR` (also store
 `--temperature`, `--max-tokens`. The last answer's text is always in `_dbgpt`. Refusals show as a short
 `UsageError`, without a traceback.
 
-Data: `--db NAME` is `--mode chat_data --param NAME`. The answer streams without its chart-view markup,
-then the SQL that ran, the rows as a pandas DataFrame and, unless `--no-chart` or the rows suit only a table,
+Data: `--db NAME` is `--mode chat_data --param NAME`. The answer's text streams, then the SQL that ran, the rows as a pandas DataFrame and, unless `--no-chart` or the rows suit only a table,
 a matplotlib chart (line: first column over time; pie; scatter). The DataFrame is kept in `_dbgpt_df`, and
 `--out VAR` stores it instead of the text (None when no query ran).
 
@@ -45,16 +44,10 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import parse_argstring
 
 from dbgpt_tools.aio import iterate_sync, run_sync, shared_runtime
-from dbgpt_tools.chat.models import ChatMode, ChatRequest
+from dbgpt_tools.chat.models import ChatMode, ChatRequest, QueryArtifact
 from dbgpt_tools.chat.service import ChatTurn
 from dbgpt_tools.errors import DbgptError
-from jupyter_magic.data import (
-    ShownText,
-    run_cell_sql,
-    show_result,
-    show_views,
-    visible_text,
-)
+from jupyter_magic.data import run_cell_sql, show_artifact, show_result
 from jupyter_magic.options import chat_options, chat_request, sql_datasource
 from jupyter_magic.render import answer_view
 
@@ -62,31 +55,36 @@ LAST_ANSWER = "_dbgpt"
 LAST_FRAME = "_dbgpt_df"
 
 
-def start_answer(request: ChatRequest) -> Generator[str, None, None]:
-    """Start a turn on the shared runtime (refusals raise here) and return its text as it is generated."""
+def start_answer(request: ChatRequest) -> Generator[str | QueryArtifact, None, None]:
+    """Start a turn on the shared runtime (refusals raise here); return its text pieces and artifacts as they come."""
     turn = run_sync(shared_runtime().chat.start(request))
     return _pieces(turn)
 
 
-def _pieces(turn: ChatTurn) -> Generator[str, None, None]:
+def _pieces(turn: ChatTurn) -> Generator[str | QueryArtifact, None, None]:
     with closing(iterate_sync(aiter(turn))) as chunks:  # driven on the background loop
         for chunk in chunks:
             if chunk.delta:
                 yield chunk.delta
+            if chunk.artifact is not None:
+                yield chunk.artifact
 
 
-def show_answer(shell: InteractiveShell, request: ChatRequest) -> str:
-    """Stream the answer into the shell's output, chart-view markup hidden; return its whole text (with markup)."""
+def show_answer(shell: InteractiveShell, request: ChatRequest) -> tuple[str, list[QueryArtifact]]:
+    """Stream the answer's text into the shell's output; return the text and the artifacts that came with it."""
     pieces = start_answer(request)
     view = answer_view(shell)
-    text = ShownText()
+    parts: list[str] = []
+    artifacts: list[QueryArtifact] = []
     with closing(pieces):  # an interrupted cell stops the answer at once
         for piece in pieces:
-            delta = text.feed(piece)
-            if delta:
-                view.append(delta)
+            if isinstance(piece, str):
+                parts.append(piece)
+                view.append(piece)
+            else:
+                artifacts.append(piece)
     view.end()
-    return text.text
+    return "".join(parts), artifacts
 
 
 @magics_class
@@ -117,14 +115,16 @@ class DbgptMagics(Magics):
     @staticmethod
     def _ask(shell: InteractiveShell, options: Namespace, cell: str) -> None:
         request = chat_request(options, cell)
-        text = show_answer(shell, request)
-        answer = visible_text(text)
+        text, artifacts = show_answer(shell, request)
+        answer = text.rstrip()
         shell.user_ns[LAST_ANSWER] = answer
         if request.chat_mode != ChatMode.chat_data:
             if options.out:
                 shell.user_ns[options.out] = answer
             return
-        frame = show_views(text, chart=not options.no_chart)
+        frame = None
+        for artifact in artifacts:
+            frame = show_artifact(artifact, chart=not options.no_chart)
         shell.user_ns[LAST_FRAME] = frame
         if options.out:
             shell.user_ns[options.out] = frame

@@ -10,8 +10,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from pydantic import ValidationError
 
 from dbgpt_tools.chat.models import ChatMode, ChatRequest
-from dbgpt_tools.errors import InvalidInput
-from dbgpt_tools.operations.base import invalid_input
+from dbgpt_tools.errors import InvalidInput, invalid_input
 
 F = TypeVar("F", bound=Callable[..., object])
 

@@ -110,12 +110,12 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with mcp_server.session_manager.run():
-            warming = asyncio.create_task(runtime.warm_up()) if warm_up else None
+            app.state.warming = asyncio.create_task(runtime.warm_up()) if warm_up else None
             try:
                 yield
             finally:
-                if warming is not None:
-                    warming.cancel()
+                if app.state.warming is not None:
+                    app.state.warming.cancel()
                 if owns_runtime:
                     runtime.close()
 

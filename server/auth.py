@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dbgpt_tools.errors import Unauthorized
 from dbgpt_tools.settings import Settings
-from server.responses import error_response
+from server.responses import dbgpt_error_response
 
 PROTECTED_PREFIXES = ("/api/v2", "/mcp")
 
@@ -31,9 +32,7 @@ class ApiKeyMiddleware:
             key = bearer_key(scope)
             if not self.settings.accepts_key(key):
                 reason = "missing API key" if key is None else "invalid API key"
-                response = error_response(
-                    401, "401", f"{reason}: send 'Authorization: Bearer <key>'", {"WWW-Authenticate": "Bearer"}
-                )
+                response = dbgpt_error_response(Unauthorized(f"{reason}: send 'Authorization: Bearer <key>'"))
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -11,9 +11,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
-from dbgpt_tools.errors import DbgptError
+from dbgpt_tools.errors import DbgptError, invalid_input
 from dbgpt_tools.operations import OPERATIONS
-from dbgpt_tools.operations.base import Operation, invalid_input
+from dbgpt_tools.operations.base import AnyOperation
 from dbgpt_tools.runtime import Runtime
 
 INSTRUCTIONS = (
@@ -32,7 +32,7 @@ def _parameters(args_model: type[BaseModel]) -> list[inspect.Parameter]:
     return parameters
 
 
-def tool_function(operation: Operation, runtime: Runtime) -> Callable[..., Awaitable[BaseModel]]:
+def tool_function(operation: AnyOperation, runtime: Runtime) -> Callable[..., Awaitable[BaseModel]]:
     """An async function running `operation`, whose signature MCP turns into the tool's input schema."""
 
     async def call(ctx: Context, **arguments: Any) -> BaseModel:
@@ -45,7 +45,7 @@ def tool_function(operation: Operation, runtime: Runtime) -> Callable[..., Await
             await ctx.report_progress(done, total, message)
 
         try:
-            return await operation.run(runtime, args, progress)
+            return await operation.invoke(runtime, args, progress)
         except DbgptError as exc:
             raise ToolError(exc.message) from exc
 

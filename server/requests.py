@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 
-from dbgpt_tools.errors import DbgptError, InvalidInput
-from dbgpt_tools.operations.base import invalid_input
+from dbgpt_tools.errors import DbgptError, InvalidInput, validated
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
@@ -35,14 +34,6 @@ async def json_object(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object", field="body")
     return data
-
-
-def validated(model: type[M], data: dict[str, Any]) -> M:
-    """`data` validated as `model` (400 naming the first bad field)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise invalid_input(exc) from exc
 
 
 async def parse_body(request: Request, model: type[M]) -> M:

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dbgpt_tools.errors import Busy, DbgptError
+from dbgpt_tools.errors import Busy, DbgptError, Unauthorized
 
 log = logging.getLogger("dbgpt_tools.server")
 
@@ -31,8 +31,12 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 
 def dbgpt_error_response(exc: DbgptError) -> JSONResponse:
-    """Our error hierarchy as an envelope (429 adds `Retry-After`)."""
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+    """Our error hierarchy as an envelope (429 adds `Retry-After`, 401 `WWW-Authenticate`)."""
+    headers = None
+    if isinstance(exc, Busy):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
     return error_response(exc.status, exc.code, exc.message, headers)
 
 

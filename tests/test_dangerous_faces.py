@@ -112,7 +112,7 @@ def make_victim(root: Path, chat_model: ScriptedChatModel) -> Victim:
 @pytest.fixture(scope="module")
 def victim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victim]:
     v = make_victim(tmp_path_factory.mktemp("dangerous"), ScriptedChatModel.replying("unused"))
-    v.runtime.datasources.run_sql(VICTIM, "SELECT count(*) FROM customers")  # open the engine before the snapshot
+    v.runtime.sql.run_sql(VICTIM, "SELECT count(*) FROM customers")  # open the engine before the snapshot
     yield v
     v.runtime.close()
 
@@ -139,7 +139,7 @@ async def test_core_operation(victim: Victim, before: dict[str, object]) -> None
     failures = []
     for entry in victim.corpus:
         try:
-            result = await run_sql(victim.runtime, RunSqlArgs(datasource=VICTIM, sql=entry.sql))
+            result = await run_sql(victim.runtime.sql, RunSqlArgs(datasource=VICTIM, sql=entry.sql))
             failures.append(f"{entry.id}: ran, {result.row_count} rows")
         except DbgptError as refusal:
             if refusal.message != reason(entry) or refusal.status not in (400, 403):

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import BaseModel
-from sqlalchemy import ForeignKey, String, Text, select
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
-from dbgpt_tools.chat.models import ChatMessage, ChatMode
-from dbgpt_tools.store.metadata import Base, MetadataStore, Timestamped, utcnow
-
-
-class ConversationRow(Timestamped, Base):
-    __tablename__ = "conversations"
-
-    conv_uid: Mapped[str] = mapped_column(String(128), primary_key=True)
-    chat_mode: Mapped[str] = mapped_column(String(32))
-    chat_param: Mapped[str | None] = mapped_column(String(256))
-    user_name: Mapped[str | None] = mapped_column(String(128))
-    sys_code: Mapped[str | None] = mapped_column(String(128))
+from dbgpt_tools.chat.models import Artifact, ChatMode, StoredMessage
+from dbgpt_tools.store.metadata import MetadataStore
+from dbgpt_tools.store.models import ConversationRow, MessageRow, utcnow
 
 
-class MessageRow(Base):
-    __tablename__ = "messages"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    conv_uid: Mapped[str] = mapped_column(
-        String(128), ForeignKey("conversations.conv_uid", ondelete="CASCADE"), index=True
-    )
-    role: Mapped[str] = mapped_column(String(16))
-    content: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+_ARTIFACTS = TypeAdapter(list[Artifact])
 
 
 class ConversationInfo(BaseModel):
@@ -51,7 +30,7 @@ class ConversationStore:
     def __init__(self, store: MetadataStore) -> None:
         self._store = store
 
-    def history(self, conv_uid: str, limit: int) -> list[ChatMessage]:
+    def history(self, conv_uid: str, limit: int) -> list[StoredMessage]:
         """The last `limit` messages of a conversation, oldest first (empty for an unknown id)."""
         if limit <= 0:
             return []
@@ -62,16 +41,19 @@ class ConversationStore:
                 .order_by(MessageRow.id.desc())
                 .limit(limit)
             ).all()
-            return [ChatMessage(role=row.role, content=row.content) for row in reversed(rows)]  # type: ignore[arg-type]
+            return [
+                StoredMessage.model_validate({"role": row.role, "content": row.content, "artifacts": row.artifacts or []})
+                for row in reversed(rows)
+            ]
 
-    def append(self, info: ConversationInfo, messages: list[ChatMessage]) -> None:
+    def append(self, info: ConversationInfo, messages: list[StoredMessage]) -> None:
         """Add messages to a conversation, creating it on its first turn."""
         try:
             self._append(info, messages)
         except IntegrityError:  # another request created the conversation at the same moment
             self._append(info, messages)
 
-    def _append(self, info: ConversationInfo, messages: list[ChatMessage]) -> None:
+    def _append(self, info: ConversationInfo, messages: list[StoredMessage]) -> None:
         with self._store.session() as session:
             row = session.get(ConversationRow, info.conv_uid)
             if row is None:
@@ -87,4 +69,12 @@ class ConversationStore:
                 session.flush()
             else:
                 row.updated_at = utcnow()
-            session.add_all(MessageRow(conv_uid=info.conv_uid, role=m.role, content=m.content) for m in messages)
+            session.add_all(
+                MessageRow(
+                    conv_uid=info.conv_uid,
+                    role=m.role,
+                    content=m.content,
+                    artifacts=_ARTIFACTS.dump_python(m.artifacts, mode="json") if m.artifacts else None,
+                )
+                for m in messages
+            )

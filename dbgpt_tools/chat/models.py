@@ -1,18 +1,13 @@
-"""Pydantic models shared by every face, with DB-GPT's field names."""
+"""The chat's typed models, with DB-GPT's field names: requests, streamed chunks with their artifacts, answers."""
 
 from __future__ import annotations
 
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dbgpt_tools.sql.results import QueryResult
 
 
 class ChatMode(str, Enum):
@@ -26,6 +21,7 @@ class ChatMode(str, Enum):
 
 
 Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length"]
 
 
 class ChatMessage(BaseModel):
@@ -43,24 +39,33 @@ class ChatMessage(BaseModel):
         return value
 
 
-class ChatRequest(BaseModel):
-    """A chat request as DB-GPT's `/api/v2/chat/completions` takes it (OpenAI fields accepted too).
+class QueryArtifact(BaseModel):
+    """The rows a chat_data turn produced, and the DB-GPT chart type that suits them."""
 
-    `null` means "not given" for every optional field, as the official client sends them all.
-    """
+    kind: Literal["query"] = "query"
+    result: QueryResult
+    chart_type: str = Field(description="DB-GPT's chart name: response_table, response_line_chart, ...")
+    describe: str = Field(default="", description="What the rows show, in words.")
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    messages: str | list[ChatMessage | str] = Field(
-        description="The user input: a string, or a list of messages whose last user message is the question."
-    )
-    model: str | None = Field(default=None, description="Model name; the configured backend answers.")
+Artifact = QueryArtifact
+"""What a chat turn can produce beside its text (chat_knowledge's references will join)."""
+
+
+class StoredMessage(ChatMessage):
+    """A message as the conversation keeps it: its text, and the artifacts an assistant turn produced."""
+
+    artifacts: list[Artifact] = Field(default_factory=list)
+
+
+class ChatOptions(BaseModel):
+    """How a turn is answered: the fields every face's chat request shares. `null` means "not given"."""
+
     chat_mode: ChatMode = Field(default=ChatMode.chat_normal, description="Which chat mode answers.")
     chat_param: str | None = Field(default=None, description="The mode's target (datasource, space, app, flow).")
-    conv_uid: str | None = Field(default=None, max_length=128, description="Conversation id; turns share history.")
-    user_name: str | None = Field(default=None, max_length=128)
-    sys_code: str | None = Field(default=None, max_length=128)
-    span_id: str | None = Field(default=None, max_length=128)
+    conv_uid: str | None = Field(
+        default=None, max_length=128, description="Continue this conversation (id returned by an earlier answer)."
+    )
     temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature, 0..2.")
     max_new_tokens: int | None = Field(
         default=None,
@@ -68,9 +73,6 @@ class ChatRequest(BaseModel):
         validation_alias=AliasChoices("max_new_tokens", "max_tokens"),
         description="Cap on generated tokens (OpenAI's `max_tokens` is accepted too).",
     )
-    stream: bool = Field(default=False, description="Stream the answer as server-sent events.")
-    incremental: bool = Field(default=True, description="Stream deltas; `false` sends the whole text so far.")
-    enable_vis: bool = Field(default=True, description="Include chart-view / references markup.")
 
     @model_validator(mode="before")
     @classmethod
@@ -82,6 +84,23 @@ class ChatRequest(BaseModel):
         if "max_new_tokens" in cleaned:
             cleaned.pop("max_tokens", None)
         return cleaned
+
+
+class ChatRequest(ChatOptions):
+    """A chat request as DB-GPT's `/api/v2/chat/completions` takes it (OpenAI fields accepted too)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    messages: str | list[ChatMessage | str] = Field(
+        description="The user input: a string, or a list of messages whose last user message is the question."
+    )
+    model: str | None = Field(default=None, description="Model name; the configured backend answers.")
+    user_name: str | None = Field(default=None, max_length=128)
+    sys_code: str | None = Field(default=None, max_length=128)
+    span_id: str | None = Field(default=None, max_length=128)
+    stream: bool = Field(default=False, description="Stream the answer as server-sent events.")
+    incremental: bool = Field(default=True, description="Stream deltas; `false` sends the whole text so far.")
+    enable_vis: bool = Field(default=True, description="Include chart-view / references markup.")
 
     @field_validator("messages")
     @classmethod
@@ -106,25 +125,29 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     total_tokens: int = 0
 
-
-FinishReason = Literal["stop", "length"]
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
 
 
 class ChatChunk(BaseModel):
-    """One piece of a streamed answer: a text delta, and on the last piece the finish reason and usage."""
+    """One piece of a streamed answer: a text delta or an artifact; the last piece has the finish reason and usage."""
 
     delta: str = ""
+    artifact: Artifact | None = None
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
 
 
 class ChatResult(BaseModel):
-    """A whole answer."""
+    """A whole answer: its text (no markup), the artifacts it produced, and how it ended."""
 
     conv_uid: str = Field(description="The conversation id; send it again to continue the conversation.")
     model: str = Field(description="The model that answered.")
     content: str = Field(description="The answer text.")
+    artifacts: list[Artifact] = Field(default_factory=list, description="Rows (chat_data) the answer produced.")
     finish_reason: FinishReason = "stop"
     usage: Usage = Field(default_factory=Usage)
-
-

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import anyio
 
 from dbgpt_tools.chat.conversations import ConversationInfo, ConversationStore
+from dbgpt_tools.chat.markup import strip_markup
 from dbgpt_tools.chat.models import (
+    Artifact,
     ChatChunk,
     ChatMessage,
     ChatMode,
     ChatRequest,
     ChatResult,
     FinishReason,
+    StoredMessage,
     Usage,
 )
 from dbgpt_tools.chat.modes.base import ModeHandler, TurnContext
-from dbgpt_tools.chat.modes.normal import NormalChat
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.llm.client import LLM
-from dbgpt_tools.settings import Settings
 
 DeltaCallback = Callable[[str], Awaitable[None]]
+RESULT_SHOWN = "(result shown to the user)"
 
 
 class ChatTurn:
@@ -52,24 +54,28 @@ class ChatTurn:
         admission = llm.gate.admit()
         context = TurnContext(self.request, self.question, self.history, llm, admission)
         parts: list[str] = []
+        artifacts: list[Artifact] = []
         try:
             async for chunk in self._handler.answer(context):
                 parts.append(chunk.delta)
+                if chunk.artifact is not None:
+                    artifacts.append(chunk.artifact)
                 yield chunk
         finally:
             admission.release()
             answer = "".join(parts)
-            if answer:  # a partial answer (client gone mid-stream) is kept too
+            if answer or artifacts:  # a partial answer (client gone mid-stream) is kept too
                 turn = [
-                    ChatMessage(role="user", content=self.question),
-                    ChatMessage(role="assistant", content=answer),
+                    StoredMessage(role="user", content=self.question),
+                    StoredMessage(role="assistant", content=answer, artifacts=artifacts),
                 ]
                 with anyio.CancelScope(shield=True):
                     await asyncio.to_thread(self._service.store.append, self._info, turn)
 
-    async def collect(self, on_delta: DeltaCallback | None = None) -> tuple[str, FinishReason, Usage]:
-        """The whole answer: (text, finish reason, usage); `on_delta` sees each piece as it arrives."""
+    async def collect(self, on_delta: DeltaCallback | None = None) -> ChatResult:
+        """The whole answer; `on_delta` sees each piece of text as it arrives."""
         parts: list[str] = []
+        artifacts: list[Artifact] = []
         finish: FinishReason = "stop"
         usage = Usage()
         async for chunk in self:
@@ -77,23 +83,30 @@ class ChatTurn:
                 parts.append(chunk.delta)
                 if on_delta is not None:
                     await on_delta(chunk.delta)
+            if chunk.artifact is not None:
+                artifacts.append(chunk.artifact)
             finish = chunk.finish_reason or finish
             usage = chunk.usage or usage
-        return "".join(parts), finish, usage
+        return ChatResult(
+            conv_uid=self.conv_uid,
+            model=self._service.llm.model_name,
+            content="".join(parts),
+            artifacts=artifacts,
+            finish_reason=finish,
+            usage=usage,
+        )
 
 
 class ChatService:
-    """Starts chat turns in any registered mode."""
+    """Starts chat turns in the modes it was given."""
 
-    def __init__(self, settings: Settings, store: ConversationStore, llm: LLM) -> None:
-        self._settings = settings
+    def __init__(
+        self, store: ConversationStore, llm: LLM, modes: Mapping[ChatMode, ModeHandler], history_messages: int
+    ) -> None:
         self.store = store
         self.llm = llm
-        self._modes: dict[ChatMode, ModeHandler] = {ChatMode.chat_normal: NormalChat()}
-
-    def register(self, mode: ChatMode, handler: ModeHandler) -> None:
-        """Make a chat mode available."""
-        self._modes[mode] = handler
+        self._modes = dict(modes)
+        self._history_messages = history_messages
 
     @property
     def modes(self) -> list[ChatMode]:
@@ -127,10 +140,7 @@ class ChatService:
     async def complete(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResult:
         """The whole answer at once (the collected stream)."""
         turn = await self.start(request)
-        content, finish, usage = await turn.collect(on_delta)
-        return ChatResult(
-            conv_uid=turn.conv_uid, model=self.llm.model_name, content=content, finish_reason=finish, usage=usage
-        )
+        return await turn.collect(on_delta)
 
     async def _question_and_history(self, request: ChatRequest) -> tuple[str, list[ChatMessage]]:
         messages = request.message_list()
@@ -139,9 +149,16 @@ class ChatService:
         question = messages[-1].content
         if not question.strip():
             raise InvalidInput("the question must not be empty", field="messages")
-        if len(messages) > 1:  # an OpenAI-style full history sent by the caller
-            return question, messages[:-1]
+        if len(messages) > 1:  # an OpenAI-style full history, maybe holding our REST answers' markup
+            return question, [_without_markup(m) for m in messages[:-1]]
         if request.conv_uid is None:
             return question, []
-        history = await asyncio.to_thread(self.store.history, request.conv_uid, self._settings.history_messages)
-        return question, history
+        history = await asyncio.to_thread(self.store.history, request.conv_uid, self._history_messages)
+        return question, list(history)
+
+
+def _without_markup(message: ChatMessage) -> ChatMessage:
+    """An assistant message sent back by a client, its chart-view markup (all those rows) replaced by a note."""
+    if message.role != "assistant":
+        return message
+    return message.model_copy(update={"content": strip_markup(message.content, RESULT_SHOWN)})

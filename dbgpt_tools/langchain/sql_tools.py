@@ -41,8 +41,8 @@ def sql_database_tools(datasource: str, runtime: Runtime | None = None) -> list[
     Like LangChain's SQL tools, refusals and SQL errors come back as "Error: ..." text so the agent can retry.
     """
 
-    async def call(run: Any, args: BaseModel) -> Any:
-        return await run_async(run(runtime or shared_runtime(), args, None))
+    def current() -> Runtime:
+        return runtime or shared_runtime()
 
     def guarded(function: Any) -> Any:
         async def wrapper(**arguments: Any) -> str:
@@ -54,18 +54,18 @@ def sql_database_tools(datasource: str, runtime: Runtime | None = None) -> list[
         return wrapper
 
     async def list_tables(tool_input: str = "") -> str:
-        schema = await call(describe_schema, SchemaArgs(datasource=datasource, tables=[]))
+        schema = await run_async(describe_schema(current().schemas, SchemaArgs(datasource=datasource, tables=[])))
         return ", ".join(schema.tables)
 
     async def table_schema(table_names: str) -> str:
         names = [name.strip() for name in table_names.split(",") if name.strip()]
         if not names:
             return "Error: give at least one table name"
-        schema = await call(describe_schema, SchemaArgs(datasource=datasource, tables=names))
+        schema = await run_async(describe_schema(current().schemas, SchemaArgs(datasource=datasource, tables=names)))
         return schema.schema_text
 
     async def query(query: str) -> str:
-        result = await call(run_sql, RunSqlArgs(datasource=datasource, sql=query))
+        result = await run_async(run_sql(current().sql, RunSqlArgs(datasource=datasource, sql=query)))
         text = str([tuple(row) for row in result.rows])
         return f"{text}\n(truncated at {result.limit_applied} rows)" if result.truncated else text
 

@@ -18,21 +18,21 @@ from langchain_core.tools import BaseTool, BaseToolkit, StructuredTool, ToolExce
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dbgpt_tools.aio import run_async, run_sync, shared_runtime
-from dbgpt_tools.errors import DbgptError
+from dbgpt_tools.errors import DbgptError, invalid_input
 from dbgpt_tools.operations import OPERATIONS
-from dbgpt_tools.operations.base import Operation, invalid_input
+from dbgpt_tools.operations.base import AnyOperation
 from dbgpt_tools.runtime import Runtime
 
 ToolOutput = str | tuple[str, BaseModel]
 
 
-def operation_tool(operation: Operation, runtime: Runtime | None = None) -> StructuredTool:
+def operation_tool(operation: AnyOperation, runtime: Runtime | None = None) -> StructuredTool:
     """The tool running one catalogue operation on `runtime` (default: the shared runtime, at call time)."""
 
     async def run(**arguments: Any) -> ToolOutput:
         args = operation.args_model.model_validate(arguments)
         try:
-            result = await operation.run(runtime or shared_runtime(), args, None)
+            result = await operation.invoke(runtime or shared_runtime(), args)
         except DbgptError as exc:
             raise ToolException(exc.message) from exc
         content = result.model_dump_json()

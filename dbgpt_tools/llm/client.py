@@ -7,7 +7,6 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -15,51 +14,26 @@ from langchain_core.messages import (
     BaseMessage,
     convert_to_openai_messages,
 )
-from langchain_openai import ChatOpenAI
 
 from dbgpt_tools.chat.models import ChatChunk, Usage
 from dbgpt_tools.errors import DbgptError, Upstream
 from dbgpt_tools.llm.gate import ConcurrencyGate
 from dbgpt_tools.llm.local_server import Endpoint, LocalLlamaServer
-from dbgpt_tools.llm.openai_stream import OpenAIStream, is_loopback, status_error
+from dbgpt_tools.llm.openai_stream import OpenAIStream, status_error
 from dbgpt_tools.settings import Settings
-
-
-def openai_chat_model(base_url: str | None, api_key: str, model: str, timeout: float) -> ChatOpenAI:
-    """A streaming `ChatOpenAI` for any OpenAI-compatible endpoint, reporting token usage; an endpoint on this
-    machine is called directly, whatever HTTP(S)_PROXY says."""
-    direct: dict[str, Any] = {}
-    if base_url and is_loopback(base_url):
-        direct = {
-            "http_client": httpx.Client(trust_env=False),
-            "http_async_client": httpx.AsyncClient(trust_env=False),
-            "http_socket_options": (),  # ours are used as given (langchain-openai would warn of shadowed proxies)
-        }
-    return ChatOpenAI(
-        base_url=base_url,
-        api_key=api_key,  # type: ignore[arg-type]
-        model=model,
-        streaming=True,
-        stream_usage=True,
-        timeout=timeout,
-        max_retries=1,
-        **direct,
-    )
 
 
 class LLM:
     """The configured model and the gate that shares it between requests.
 
     Chat turns stream through a lean aiohttp client (`OpenAIStream`) from the configured endpoint (the local
-    llama.cpp server is one too); `chat_model()` gives the same endpoint as a LangChain chat model for
-    pipelines. An injected `chat_model` (tests: a scripted model) replaces both.
+    llama.cpp server is one too). An injected `chat_model` (tests: a scripted model) replaces it.
     """
 
     def __init__(self, settings: Settings, chat_model: BaseChatModel | None = None) -> None:
         self._settings = settings
         self.gate = ConcurrencyGate(settings.llm_max_parallel, settings.llm_max_queue)
         self._injected = chat_model
-        self._model = chat_model
         self._stream: OpenAIStream | None = None
         self._local = LocalLlamaServer(settings) if chat_model is None and settings.llm_backend == "local" else None
         self._lock = threading.Lock()
@@ -85,13 +59,6 @@ class LLM:
         """(base URL, API key, model name, timeout) of the configured endpoint, as both clients take them."""
         endpoint = self.endpoint()
         return endpoint.base_url, endpoint.api_key, self.model_name, self._settings.llm_timeout
-
-    def chat_model(self) -> BaseChatModel:
-        """The LangChain chat model on the configured endpoint (built on first call)."""
-        with self._lock:
-            if self._model is None:
-                self._model = openai_chat_model(*self._connection())
-            return self._model
 
     def _streamer(self) -> OpenAIStream:
         with self._lock:

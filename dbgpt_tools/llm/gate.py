@@ -1,15 +1,18 @@
-"""A gate in front of a shared resource: a few requests run, a bounded number wait, the rest are refused."""
+"""A gate in front of the model: a few requests generate, a bounded number wait, the rest are refused.
+
+A turn is admitted once (its place counts against the line until it ends) and holds a generating slot only
+while the model writes for it: chat_data gives its slot back while its SQL runs and waits again for a repair.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
 
 from dbgpt_tools.errors import Busy
 
 
 class ConcurrencyGate:
-    """At most `max_active` holders at once and `max_waiting` in line; admission beyond that raises `Busy`."""
+    """At most `max_active` slots in use and `max_waiting` more turns admitted; beyond that `Busy`."""
 
     def __init__(self, max_active: int, max_waiting: int) -> None:
         self.max_active = max_active
@@ -19,7 +22,7 @@ class ConcurrencyGate:
 
     @property
     def admitted(self) -> int:
-        """Requests admitted and not yet released (running or waiting)."""
+        """Turns admitted and not yet ended (generating, waiting for a slot, or doing other work)."""
         return self._admitted
 
     def check(self) -> None:
@@ -36,40 +39,42 @@ class ConcurrencyGate:
         self._admitted += 1
         return Admission(self)
 
-    def _release_admission(self) -> None:
+    def _leave(self) -> None:
         self._admitted -= 1
 
 
 class Admission:
-    """A place in line; `acquire()` waits for a running slot, `release()` gives both back (idempotent)."""
+    """A turn's place in line: `acquire()` waits for a generating slot, `release_slot()` gives the slot back,
+    `release()` leaves the line (and frees the slot, if held); both are idempotent."""
 
     def __init__(self, gate: ConcurrencyGate) -> None:
         self._gate = gate
         self._holding = False
         self._released = False
 
+    @property
+    def holding(self) -> bool:
+        """Whether this turn holds a generating slot now."""
+        return self._holding
+
     async def acquire(self) -> None:
-        """Wait for a running slot (no-op when already holding one)."""
+        """Wait for a generating slot (no-op when already holding one)."""
         if self._released:
             raise RuntimeError("admission already released")
         if not self._holding:
             await self._gate._semaphore.acquire()
             self._holding = True
 
+    def release_slot(self) -> None:
+        """Give the generating slot back, staying in line (the turn goes on without the model)."""
+        if self._holding:
+            self._holding = False
+            self._gate._semaphore.release()
+
     def release(self) -> None:
         """Leave the line and free the slot, if held."""
         if self._released:
             return
         self._released = True
-        if self._holding:
-            self._gate._semaphore.release()
-        self._gate._release_admission()
-
-    async def __aenter__(self) -> Admission:
-        await self.acquire()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
+        self.release_slot()
+        self._gate._leave()

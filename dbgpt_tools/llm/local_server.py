@@ -30,11 +30,6 @@ class LocalLlamaServer:
         self._server: object | None = None
         self._endpoint: Endpoint | None = None
 
-    @property
-    def started(self) -> bool:
-        """Whether the model is loaded and listening."""
-        return self._endpoint is not None
-
     def endpoint(self) -> Endpoint:
         """Start the server if needed (blocking: assembles and loads the model) and return its endpoint."""
         with self._lock:

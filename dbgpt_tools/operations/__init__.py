@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dbgpt_tools.operations.base import Operation
+from dbgpt_tools.operations.base import AnyOperation
 from dbgpt_tools.operations.chat import CHAT_OPERATIONS
 from dbgpt_tools.operations.datasources import DATASOURCE_OPERATIONS
 from dbgpt_tools.operations.sql import SQL_OPERATIONS
 
-OPERATIONS: tuple[Operation, ...] = (*CHAT_OPERATIONS, *SQL_OPERATIONS, *DATASOURCE_OPERATIONS)
+OPERATIONS: tuple[AnyOperation, ...] = (*CHAT_OPERATIONS, *SQL_OPERATIONS, *DATASOURCE_OPERATIONS)

@@ -1,15 +1,19 @@
-"""What an operation is: name, description, argument and result models, and the core function it runs."""
+"""What an operation is: name, description, argument and result models, the service it uses and the core
+function it runs with that service."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.runtime import Runtime
+
+S = TypeVar("S")
+A = TypeVar("A", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
 
 
 class Progress(Protocol):
@@ -19,8 +23,9 @@ class Progress(Protocol):
 
 
 @dataclass(frozen=True)
-class Operation:
-    """One operation: its name, description, input and output models, and the core function it runs.
+class Operation(Generic[S, A, R]):
+    """One operation: its name, description, input and output models, and the core function it runs on the
+    service it uses (`uses` picks that service from the runtime).
 
     `returns_data`: the result carries rows or documents a program should keep whole (LangChain's tool
     artifact), apart from the text an agent reads.
@@ -29,20 +34,21 @@ class Operation:
     name: str
     title: str
     description: str
-    args_model: type[BaseModel]
-    result_model: type[BaseModel]
-    run: Callable[[Runtime, Any, Progress | None], Awaitable[BaseModel]]
+    args_model: type[A]
+    result_model: type[R]
+    uses: Callable[[Runtime], S]
+    run: Callable[[S, A, Progress | None], Awaitable[R]]
     read_only: bool = True
     destructive: bool = False
     idempotent: bool = True
     returns_data: bool = False
 
+    async def invoke(self, runtime: Runtime, args: A, progress: Progress | None = None) -> R:
+        """Run the operation on the runtime's service."""
+        return await self.run(self.uses(runtime), args, progress)
 
-def invalid_input(error: ValidationError) -> InvalidInput:
-    """Pydantic's validation errors as one `InvalidInput` naming the first bad field."""
-    problems = [(".".join(str(part) for part in e["loc"]), e["msg"]) for e in error.errors()]
-    message = "; ".join(f"{field}: {msg}" if field else msg for field, msg in problems)
-    return InvalidInput(message, field=problems[0][0] or None)  # a ValidationError holds at least one error
+
+AnyOperation = Operation[Any, Any, Any]
 
 
 class NoArgs(BaseModel):

@@ -6,26 +6,22 @@ import asyncio
 
 from pydantic import BaseModel, Field
 
-from dbgpt_tools.chat.models import ChatMessage, ChatMode, ChatRequest, ChatResult
+from dbgpt_tools.chat.conversations import ConversationStore
+from dbgpt_tools.chat.models import ChatOptions, ChatRequest, ChatResult, StoredMessage
+from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import NotFound
-from dbgpt_tools.operations.base import Operation, Progress
-from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.operations.base import AnyOperation, Operation, Progress
+
+MAX_CONVERSATION_MESSAGES = 10_000
 
 
-class ChatArgs(BaseModel):
-    """Arguments of the `chat` operation."""
+class ChatArgs(ChatOptions):
+    """Arguments of the `chat` operation: the question, and how to answer it."""
 
     question: str = Field(min_length=1, description="The user's question or message.")
-    chat_mode: ChatMode = Field(default=ChatMode.chat_normal, description="Which chat mode answers.")
-    chat_param: str | None = Field(default=None, description="The mode's target (datasource, space, app, flow).")
-    conv_uid: str | None = Field(
-        default=None, max_length=128, description="Continue this conversation (id returned by an earlier call)."
-    )
-    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature, 0..2.")
-    max_new_tokens: int | None = Field(default=None, ge=1, description="Cap on generated tokens.")
 
 
-async def chat(runtime: Runtime, args: ChatArgs, progress: Progress | None = None) -> ChatResult:
+async def chat(service: ChatService, args: ChatArgs, progress: Progress | None = None) -> ChatResult:
     """Answer one chat turn; progress reports each piece of text as it is generated."""
     request = ChatRequest(messages=args.question, **args.model_dump(exclude={"question"}))
     pieces = 0
@@ -36,7 +32,7 @@ async def chat(runtime: Runtime, args: ChatArgs, progress: Progress | None = Non
         if progress is not None:
             await progress(pieces, None, delta)
 
-    return await runtime.chat.complete(request, on_delta)
+    return await service.complete(request, on_delta)
 
 
 class ConversationArgs(BaseModel):
@@ -46,21 +42,23 @@ class ConversationArgs(BaseModel):
 
 
 class Conversation(BaseModel):
-    """A conversation's stored messages, oldest first."""
+    """A conversation's stored messages, oldest first (an answer's rows in its `artifacts`)."""
 
     conv_uid: str
-    messages: list[ChatMessage]
+    messages: list[StoredMessage]
 
 
-async def get_conversation(runtime: Runtime, args: ConversationArgs, progress: Progress | None = None) -> Conversation:
+async def get_conversation(
+    store: ConversationStore, args: ConversationArgs, progress: Progress | None = None
+) -> Conversation:
     """The stored messages of a conversation."""
-    messages = await asyncio.to_thread(runtime.conversations.history, args.conv_uid, 10_000)
+    messages = await asyncio.to_thread(store.history, args.conv_uid, MAX_CONVERSATION_MESSAGES)
     if not messages:
         raise NotFound(f"no conversation with conv_uid {args.conv_uid!r}")
     return Conversation(conv_uid=args.conv_uid, messages=messages)
 
 
-CHAT_OPERATIONS: tuple[Operation, ...] = (
+CHAT_OPERATIONS: tuple[AnyOperation, ...] = (
     Operation(
         name="chat",
         title="Chat",
@@ -70,6 +68,7 @@ CHAT_OPERATIONS: tuple[Operation, ...] = (
         ),
         args_model=ChatArgs,
         result_model=ChatResult,
+        uses=lambda runtime: runtime.chat,
         run=chat,
         read_only=False,
         idempotent=False,
@@ -80,6 +79,7 @@ CHAT_OPERATIONS: tuple[Operation, ...] = (
         description="Return the stored messages of a conversation, oldest first.",
         args_model=ConversationArgs,
         result_model=Conversation,
+        uses=lambda runtime: runtime.conversations,
         run=get_conversation,
     ),
 )

@@ -6,9 +6,10 @@ import asyncio
 
 from pydantic import BaseModel, Field
 
-from dbgpt_tools.operations.base import NoArgs, Operation, Progress
-from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.datasources import ConnectionStatus, Datasource, DatasourceIn
+from dbgpt_tools.operations.base import AnyOperation, NoArgs, Operation, Progress
+from dbgpt_tools.sql.connection_test import ConnectionTester
+from dbgpt_tools.sql.datasource_models import ConnectionStatus, Datasource, DatasourceIn
+from dbgpt_tools.sql.registry import DatasourceRegistry
 
 DatasourceName = Field(min_length=1, max_length=256, description="The datasource's db_name (or its numeric id).")
 
@@ -19,9 +20,9 @@ class DatasourceList(BaseModel):
     datasources: list[Datasource]
 
 
-async def list_datasources(runtime: Runtime, args: NoArgs, progress: Progress | None = None) -> DatasourceList:
+async def list_datasources(registry: DatasourceRegistry, args: NoArgs, progress: Progress | None = None) -> DatasourceList:
     """Every registered datasource."""
-    return DatasourceList(datasources=await asyncio.to_thread(runtime.datasources.list))
+    return DatasourceList(datasources=await asyncio.to_thread(registry.list))
 
 
 class DatasourceRef(BaseModel):
@@ -30,23 +31,29 @@ class DatasourceRef(BaseModel):
     datasource: str = DatasourceName
 
 
-async def check_connection(runtime: Runtime, args: DatasourceRef, progress: Progress | None = None) -> ConnectionStatus:
+async def check_connection(
+    tester: ConnectionTester, args: DatasourceRef, progress: Progress | None = None
+) -> ConnectionStatus:
     """Whether the datasource is reachable, and its server version."""
-    return await asyncio.to_thread(runtime.datasources.test_connection, args.datasource)
+    return await asyncio.to_thread(tester.test, args.datasource)
 
 
-async def create_datasource(runtime: Runtime, args: DatasourceIn, progress: Progress | None = None) -> Datasource:
+async def create_datasource(
+    registry: DatasourceRegistry, args: DatasourceIn, progress: Progress | None = None
+) -> Datasource:
     """Register a datasource (read-only unless read_only=false)."""
-    return await asyncio.to_thread(runtime.datasources.create, args)
+    return await asyncio.to_thread(registry.create, args)
 
 
-async def delete_datasource(runtime: Runtime, args: DatasourceRef, progress: Progress | None = None) -> Datasource:
+async def delete_datasource(
+    registry: DatasourceRegistry, args: DatasourceRef, progress: Progress | None = None
+) -> Datasource:
     """Remove a datasource registration (the database itself is untouched)."""
-    row = await asyncio.to_thread(runtime.datasources.resolve, args.datasource)
-    return await asyncio.to_thread(runtime.datasources.delete, row.id)
+    row = await asyncio.to_thread(registry.resolve, args.datasource)
+    return await asyncio.to_thread(registry.delete, row.id)
 
 
-DATASOURCE_OPERATIONS: tuple[Operation, ...] = (
+DATASOURCE_OPERATIONS: tuple[AnyOperation, ...] = (
     Operation(
         name="list_datasources",
         title="List datasources",
@@ -54,6 +61,7 @@ DATASOURCE_OPERATIONS: tuple[Operation, ...] = (
         "`datasource` in the other data tools.",
         args_model=NoArgs,
         result_model=DatasourceList,
+        uses=lambda runtime: runtime.datasources,
         run=list_datasources,
     ),
     Operation(
@@ -62,6 +70,7 @@ DATASOURCE_OPERATIONS: tuple[Operation, ...] = (
         description="Check that a datasource is reachable and report its server version.",
         args_model=DatasourceRef,
         result_model=ConnectionStatus,
+        uses=lambda runtime: runtime.connections,
         run=check_connection,
     ),
     Operation(
@@ -71,6 +80,7 @@ DATASOURCE_OPERATIONS: tuple[Operation, ...] = (
         "files or db_host/db_port/db_user/db_pwd for servers. Read-only unless read_only is false.",
         args_model=DatasourceIn,
         result_model=Datasource,
+        uses=lambda runtime: runtime.datasources,
         run=create_datasource,
         read_only=False,
         idempotent=False,
@@ -81,6 +91,7 @@ DATASOURCE_OPERATIONS: tuple[Operation, ...] = (
         description="Remove a datasource registration (the database itself is not touched).",
         args_model=DatasourceRef,
         result_model=Datasource,
+        uses=lambda runtime: runtime.datasources,
         run=delete_datasource,
         read_only=False,
         destructive=True,

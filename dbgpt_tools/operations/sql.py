@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from pydantic import BaseModel, Field
 
-from dbgpt_tools.chat.chart_view import parse_chart_views, strip_chart_views
 from dbgpt_tools.chat.models import ChatMode, ChatResult
+from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import NotFound
-from dbgpt_tools.operations.base import Operation, Progress
+from dbgpt_tools.operations.base import AnyOperation, Operation, Progress
 from dbgpt_tools.operations.chat import ChatArgs, chat
 from dbgpt_tools.operations.datasources import DatasourceName
-from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.results import QueryResult
+from dbgpt_tools.sql.executor import SqlExecutor
+from dbgpt_tools.sql.results import QueryResult, Rows
+from dbgpt_tools.sql.schema_cache import SchemaCache
 from dbgpt_tools.sql.schema_context import schema_context
 from dbgpt_tools.sql.schema_text import render_table
 
@@ -41,9 +41,9 @@ class SchemaDescription(BaseModel):
     schema_text: str
 
 
-async def describe_schema(runtime: Runtime, args: SchemaArgs, progress: Progress | None = None) -> SchemaDescription:
+async def describe_schema(schemas: SchemaCache, args: SchemaArgs, progress: Progress | None = None) -> SchemaDescription:
     """The schema of a datasource: chosen tables, or the tables relevant to a question within a budget."""
-    schema = await asyncio.to_thread(runtime.schemas.schema, args.datasource)
+    schema = await asyncio.to_thread(schemas.schema, args.datasource)
     names = [table.name for table in schema.tables]
     if args.tables is not None:
         by_name = {table.name.lower(): table for table in schema.tables}
@@ -56,17 +56,22 @@ async def describe_schema(runtime: Runtime, args: SchemaArgs, progress: Progress
     return SchemaDescription(datasource=args.datasource, dialect=schema.dialect, tables=names, schema_text=text)
 
 
-class RunSqlArgs(BaseModel):
-    """Arguments of `run_sql`."""
+class SqlStatement(BaseModel):
+    """One SQL statement and an optional row cap (the body of the REST query route)."""
 
-    datasource: str = DatasourceName
     sql: str = Field(min_length=1, description="One SQL statement in the datasource's dialect.")
     limit: int | None = Field(default=None, ge=1, description="Row cap (default 1000); truncated=true if more.")
 
 
-async def run_sql(runtime: Runtime, args: RunSqlArgs, progress: Progress | None = None) -> QueryResult:
+class RunSqlArgs(SqlStatement):
+    """Arguments of `run_sql`: a statement and the datasource it runs on."""
+
+    datasource: str = DatasourceName
+
+
+async def run_sql(executor: SqlExecutor, args: RunSqlArgs, progress: Progress | None = None) -> QueryResult:
     """Run one statement: read-only unless the datasource is writable; capped rows; time-limited."""
-    return await asyncio.to_thread(runtime.datasources.run_sql, args.datasource, args.sql, args.limit)
+    return await asyncio.to_thread(executor.run_sql, args.datasource, args.sql, args.limit)
 
 
 class AskArgs(BaseModel):
@@ -78,41 +83,44 @@ class AskArgs(BaseModel):
 
 
 class DataAnswer(BaseModel):
-    """A chat_data answer: its text, the SQL that ran, and its rows."""
+    """A chat_data answer: its text, the SQL that ran, and its rows (None and empty when no query ran)."""
 
     conv_uid: str
-    answer: str = Field(description="The answer text (without chart markup).")
+    answer: str = Field(description="The answer text.")
     sql: str | None = Field(description="The query that produced the rows (None when no query ran).")
     chart_type: str | None = None
-    columns: list[str] = Field(default_factory=list)
-    rows: list[list[Any]] = Field(default_factory=list)
+    columns: list[str] = Field(default_factory=list, description="Column names in order (a name may repeat).")
+    rows: Rows = Field(default_factory=list, description="Each row's values, in the order of `columns`.")
+    truncated: bool = Field(default=False, description="True when the query produced more rows than the cap.")
 
 
-async def ask_data(runtime: Runtime, args: AskArgs, progress: Progress | None = None) -> DataAnswer:
+async def ask_data(service: ChatService, args: AskArgs, progress: Progress | None = None) -> DataAnswer:
     """Answer a question about a datasource with SQL (chat_data)."""
-    result = await chat(
-        runtime,
-        ChatArgs(question=args.question, chat_mode=ChatMode.chat_data, chat_param=args.datasource, conv_uid=args.conv_uid),
-        progress,
+    question = ChatArgs(
+        question=args.question, chat_mode=ChatMode.chat_data, chat_param=args.datasource, conv_uid=args.conv_uid
     )
-    return data_answer(result)
+    return data_answer(await chat(service, question, progress))
 
 
 def data_answer(result: ChatResult) -> DataAnswer:
-    """A chat_data result split into its text and its (last) chart-view's SQL and rows."""
-    views = parse_chart_views(result.content)
-    text = strip_chart_views(result.content).strip()
-    if not views:
+    """A chat_data result as its text and its (last) query artifact's SQL and rows."""
+    text = result.content.strip()
+    if not result.artifacts:
         return DataAnswer(conv_uid=result.conv_uid, answer=text, sql=None)
-    view = views[-1]
-    columns = list(view.data[0]) if view.data else []
-    rows = [[record.get(column) for column in columns] for record in view.data]
+    artifact = result.artifacts[-1]
+    rows = artifact.result
     return DataAnswer(
-        conv_uid=result.conv_uid, answer=text, sql=view.sql, chart_type=view.type, columns=columns, rows=rows
+        conv_uid=result.conv_uid,
+        answer=text,
+        sql=rows.sql,
+        chart_type=artifact.chart_type,
+        columns=rows.columns,
+        rows=rows.rows,
+        truncated=rows.truncated,
     )
 
 
-SQL_OPERATIONS: tuple[Operation, ...] = (
+SQL_OPERATIONS: tuple[AnyOperation, ...] = (
     Operation(
         name="describe_schema",
         title="Describe schema",
@@ -120,6 +128,7 @@ SQL_OPERATIONS: tuple[Operation, ...] = (
         "values: all of them, the named `tables`, or those relevant to a `question` within `max_tokens`.",
         args_model=SchemaArgs,
         result_model=SchemaDescription,
+        uses=lambda runtime: runtime.schemas,
         run=describe_schema,
     ),
     Operation(
@@ -130,6 +139,7 @@ SQL_OPERATIONS: tuple[Operation, ...] = (
         "SHOW/DESCRIBE/PRAGMA reads; statements are time-limited.",
         args_model=RunSqlArgs,
         result_model=QueryResult,
+        uses=lambda runtime: runtime.sql,
         run=run_sql,
         read_only=False,
         destructive=True,
@@ -143,6 +153,7 @@ SQL_OPERATIONS: tuple[Operation, ...] = (
         "and returns the answer text, the SQL and the rows. Pass conv_uid to ask a follow-up.",
         args_model=AskArgs,
         result_model=DataAnswer,
+        uses=lambda runtime: runtime.chat,
         run=ask_data,
         read_only=False,
         idempotent=False,

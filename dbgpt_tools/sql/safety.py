@@ -18,6 +18,8 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from dbgpt_tools.errors import Forbidden, InvalidInput
+from dbgpt_tools.sql.fences import clean_sql
+from dbgpt_tools.sql.pragmas import pragma_reads
 
 SUPPORTED_DIALECTS: dict[str, str] = {
     "sqlite": "sqlite",
@@ -115,22 +117,6 @@ _READ_ROOTS: tuple[type[exp.Expression], ...] = (
     exp.Select, exp.SetOperation, exp.Subquery, exp.Values, exp.Describe, exp.Show, exp.Summarize, exp.Pivot,
 )  # fmt: skip
 
-# PRAGMAs that only read: with an argument naming an object, or without any argument.
-_PRAGMA_READS_WITH_ARG = frozenset(
-    {
-        "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list",
-        "foreign_key_check", "integrity_check", "quick_check", "table_list", "storage_info", "show",
-    }
-)  # fmt: skip
-_PRAGMA_READS = _PRAGMA_READS_WITH_ARG | {
-    "database_list", "collation_list", "function_list", "module_list", "pragma_list", "compile_options",
-    "page_count", "page_size", "freelist_count", "encoding", "user_version", "schema_version", "application_id",
-    "data_version", "foreign_keys", "query_only",
-    # DuckDB
-    "show_tables", "show_tables_expanded", "database_size", "version", "platform", "functions", "collations",
-    "metadata_info",
-}  # fmt: skip
-
 # An EXPLAIN's options before the explained statement (SQLite QUERY PLAN, PostgreSQL/DuckDB keywords and
 # parenthesised options), with comments in between.
 _EXPLAIN_OPTIONS = re.compile(
@@ -139,33 +125,8 @@ _EXPLAIN_OPTIONS = re.compile(
 _FIRST_WORD = re.compile(r"^(?:\s+|--[^\n]*|/\*.*?\*/)*([A-Za-z_]+)", re.S)
 _MYSQL_EXECUTABLE_COMMENT = re.compile(r"/\*M?!")
 _TOKEN_REPR = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: .*?>")
-# A fence's language tag is a known SQL name, or any word alone on the fence's line.
-_FENCE = re.compile(
-    r"```(?:(?:sql|sqlite|postgres(?:ql)?|pgsql|psql|mysql|duckdb)\b|[\w+-]*(?=[ \t]*\n))?[ \t]*\n?(.*?)(?:```|\Z)",
-    re.I | re.S,
-)
-_LABEL = re.compile(r"^sql\s*:\s*", re.I)
-_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
 _PATH_CHARACTERS = frozenset("/\\:.*?")
 _QUOTED = re.compile(r"(['\"])(.*?)\1")
-
-
-def clean_sql(text: str) -> str:
-    """The SQL in an LLM's answer: without code fences, a leading 'SQL:' label, whitespace and final semicolons.
-
-    Several fenced blocks are kept, separated by semicolons, so that the one-statement rule sees them all.
-    """
-    if "```" in text:
-        blocks = [_strip(block) for block in _FENCE.findall(text)]
-        text = ";\n".join(block for block in blocks if block)
-    return _strip(text)
-
-
-def _strip(text: str) -> str:
-    text = _LABEL.sub("", text.strip().strip(_INVISIBLE).strip()).strip()
-    while text.endswith(";"):
-        text = text[:-1].rstrip()
-    return text
 
 
 @dataclass(frozen=True)
@@ -312,8 +273,7 @@ def _pragma_write(pragma: exp.Pragma) -> str | None:
     if isinstance(target, exp.Dot):
         target = target.expression
     name = target.name.lower() if isinstance(target, (exp.Var, exp.Column, exp.Identifier, exp.Anonymous)) else ""
-    allowed = _PRAGMA_READS_WITH_ARG if has_argument else _PRAGMA_READS
-    return None if name in allowed else f"PRAGMA {name or pragma.this.sql()}"
+    return None if pragma_reads(name, has_argument=has_argument) else f"PRAGMA {name or pragma.this.sql()}"
 
 
 def _nested_write(node: exp.Expression) -> str | None:

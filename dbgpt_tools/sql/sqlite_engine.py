@@ -12,28 +12,9 @@ from sqlalchemy import Engine, create_engine
 
 from dbgpt_tools.sql.deadlines import install_deadline_events
 from dbgpt_tools.sql.engine_config import EngineConfig, build_url
+from dbgpt_tools.sql.pragmas import pragma_reads
 
 DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
-
-
-# Pragmas that only report, whatever their argument (`PRAGMA table_info(t)`).
-_QUERY_PRAGMAS = frozenset(
-    {
-        "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
-        "foreign_key_list", "foreign_key_check", "database_list", "collation_list", "function_list",
-        "module_list", "pragma_list", "compile_options", "integrity_check", "quick_check",
-    }
-)  # fmt: skip
-
-
-# Pragmas that report without an argument and change a setting with one (`PRAGMA user_version = 3`).
-_SETTING_PRAGMAS = frozenset(
-    {
-        "user_version", "application_id", "schema_version", "page_size", "page_count", "max_page_count",
-        "freelist_count", "encoding", "journal_mode", "foreign_keys", "query_only", "data_version",
-        "auto_vacuum", "cache_size", "synchronous", "busy_timeout", "read_uncommitted",
-    }
-)  # fmt: skip
 
 
 _READ_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
@@ -45,11 +26,6 @@ class _GuardedSqlite(sqlite3.Connection):
     deadline: float | None = None
 
 
-def _pragma_is_read(name: str | None, argument: str | None) -> bool:
-    pragma = (name or "").lower()
-    return pragma in _QUERY_PRAGMAS or (pragma in _SETTING_PRAGMAS and argument is None)
-
-
 def _sqlite_authorizer(read_only: bool):  # type: ignore[no-untyped-def]
     """Allow reads (and, when writable, data changes); never ATTACH, extensions or setting pragmas."""
 
@@ -59,7 +35,7 @@ def _sqlite_authorizer(read_only: bool):  # type: ignore[no-untyped-def]
         if action == sqlite3.SQLITE_FUNCTION:
             return sqlite3.SQLITE_DENY if (arg2 or "").lower() in DENIED_FUNCTIONS else sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_PRAGMA:
-            return sqlite3.SQLITE_OK if _pragma_is_read(arg1, arg2) else sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK if pragma_reads(arg1 or "", has_argument=arg2 is not None) else sqlite3.SQLITE_DENY
         if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
             return sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_TRANSACTION:

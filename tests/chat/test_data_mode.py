@@ -1,12 +1,11 @@
-"""chat_data: the SQL the model writes is checked, run and returned as DB-GPT's chart-view; errors get one repair."""
+"""chat_data: the SQL the model writes is checked and run; the rows come back as a typed artifact (REST renders it
+as DB-GPT's chart-view); errors get one repair."""
 
 from __future__ import annotations
 
-import asyncio
-import html
-import json
+import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dbgpt_tools.chat.chart_view import parse_chart_views
 from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.chat.modes.data import rows_said
 from dbgpt_tools.errors import InvalidInput, NotFound
@@ -24,6 +22,7 @@ from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.results import QueryResult
 from server.app import create_app
 from tests.conftest import MODEL_DIR
+from tests.markup import chart_views
 from tests.scripted import ScriptedChatModel
 from tests.sse import check_chunks, parse_sse
 
@@ -58,19 +57,31 @@ def ask(question: str, **extra: object) -> ChatRequest:
     return ChatRequest(messages=question, chat_mode=ChatMode.chat_data, chat_param=DB, **extra)
 
 
+@contextlib.asynccontextmanager
+async def rest_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the REST face of `runtime` (in process)."""
+    app = create_app(runtime)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", headers={"Authorization": "Bearer test-key"}
+        ) as client:
+            yield client
+
+
 def sample_path(runtime: Runtime) -> Path:
     return Path(runtime.datasources.get_by_name(DB).db_path)
 
 
-async def test_answer_carries_sql_and_rows_as_chart_view(make) -> None:  # type: ignore[no-untyped-def]
+async def test_answer_carries_sql_and_rows_as_a_typed_artifact(make) -> None:  # type: ignore[no-untyped-def]
     runtime, model = make(sql_reply("SELECT COUNT(*) AS customers FROM customers"))
     result = await runtime.chat.complete(ask("How many customers are there?"))
     expected = sqlite3.connect(sample_path(runtime)).execute("SELECT COUNT(*) FROM customers").fetchone()[0]
-    [view] = parse_chart_views(result.content)
-    assert view.sql == "SELECT COUNT(*) AS customers FROM customers"
-    assert view.data == [{"customers": expected}]
-    assert view.type == "response_table"
-    assert "&quot;sql&quot;" in result.content  # attribute HTML-escaped, as DB-GPT's stream sends it
+    [artifact] = result.artifacts
+    assert artifact.result.sql == "SELECT COUNT(*) AS customers FROM customers"
+    assert artifact.result.columns == ["customers"] and [tuple(r) for r in artifact.result.rows] == [(expected,)]
+    assert artifact.chart_type == "response_table"
+    assert "chart-view" not in result.content  # markup is the REST face's business
     assert f"The query returned 1 row: customers = {expected}." in result.content  # the answer, said in text
     system = model.texts(0)[0]
     assert "CREATE TABLE customers" in system and "sqlite" in system
@@ -91,9 +102,9 @@ def test_one_short_row_is_said_with_its_values_longer_results_by_their_count() -
 async def test_time_series_becomes_a_line_chart(make) -> None:  # type: ignore[no-untyped-def]
     sql = "SELECT strftime('%Y', order_date) AS year, COUNT(*) AS orders FROM orders GROUP BY year ORDER BY year"
     runtime, _ = make(sql_reply(sql))
-    [view] = parse_chart_views((await runtime.chat.complete(ask("Orders per year?"))).content)
-    assert view.type == "response_line_chart"
-    assert [row["year"] for row in view.data] == ["2019", "2020", "2021", "2022", "2023", "2024"]
+    [artifact] = (await runtime.chat.complete(ask("Orders per year?"))).artifacts
+    assert artifact.chart_type == "response_line_chart"
+    assert [row[0] for row in artifact.result.rows] == ["2019", "2020", "2021", "2022", "2023", "2024"]
 
 
 async def test_execution_error_gets_one_repair_round_with_the_error(make) -> None:  # type: ignore[no-untyped-def]
@@ -101,8 +112,8 @@ async def test_execution_error_gets_one_repair_round_with_the_error(make) -> Non
     result = await runtime.chat.complete(ask("List the regions."))
     assert "correcting it" in result.content
     assert "nme" in model.texts(1)[-1]  # the repair call saw the database's error
-    [view] = parse_chart_views(result.content)
-    assert view.sql == "SELECT name FROM regions ORDER BY name" and len(view.data) == 5
+    [artifact] = result.artifacts
+    assert artifact.result.sql == "SELECT name FROM regions ORDER BY name" and artifact.result.row_count == 5
 
 
 async def test_repair_names_the_tables_that_have_a_missing_column(make) -> None:  # type: ignore[no-untyped-def]
@@ -122,7 +133,7 @@ async def test_sqlite_datasources_get_date_function_hints(make) -> None:  # type
 async def test_second_failure_is_reported_not_retried(make) -> None:  # type: ignore[no-untyped-def]
     runtime, model = make(sql_reply("SELECT nme FROM regions"), sql_reply("SELECT nam FROM regions"))
     result = await runtime.chat.complete(ask("List the regions."))
-    assert "failed again" in result.content and not parse_chart_views(result.content)
+    assert "failed again" in result.content and not result.artifacts
     assert len(model.calls) == 2
 
 
@@ -157,20 +168,24 @@ async def test_follow_up_sees_the_earlier_sql_but_not_its_rows(make) -> None:  #
     first = await runtime.chat.complete(ask("Orders by status?"))
     second = await runtime.chat.complete(ask("And only for 2020?", conv_uid=first.conv_uid))
     sent = model.texts(1)
-    assert sent[1] == "Orders by status?" and first_sql in sent[2] and "chart-view" not in sent[2]
+    assert sent[1] == "Orders by status?" and first_sql in sent[2] and "shipped" not in sent[2]  # no rows
     assert sent[-1] == "And only for 2020?"
-    assert "2020" in parse_chart_views(second.content)[0].sql
+    assert "2020" in second.artifacts[0].result.sql
+    stored = runtime.conversations.history(first.conv_uid, 10)
+    assert [len(m.artifacts) for m in stored] == [0, 1, 0, 1]  # the rows are kept beside the text
 
 
-async def test_enable_vis_false_gives_a_plain_table(make) -> None:  # type: ignore[no-untyped-def]
+async def test_rest_enable_vis_false_gives_a_plain_table(make) -> None:  # type: ignore[no-untyped-def]
     runtime, _ = make(sql_reply("SELECT name FROM regions ORDER BY name"))
-    result = await runtime.chat.complete(ask("Regions?", enable_vis=False))
-    assert "chart-view" not in result.content and "name\n---" in result.content
+    body = {"messages": "Regions?", "chat_mode": "chat_data", "chat_param": DB, "enable_vis": False}
+    async with rest_client(runtime) as client:
+        content = (await client.post("/api/v2/chat/completions", json=body)).json()["choices"][0]["message"]["content"]
+    assert "chart-view" not in content and "name\n---\n" in content
 
 
 async def test_ask_data_operation_returns_sql_and_rows(make) -> None:  # type: ignore[no-untyped-def]
     runtime, _ = make(sql_reply("SELECT name FROM regions ORDER BY name LIMIT 2"))
-    answer = await ask_data(runtime, AskArgs(datasource=DB, question="Two regions?"))
+    answer = await ask_data(runtime.chat, AskArgs(datasource=DB, question="Two regions?"))
     assert answer.sql == "SELECT name FROM regions ORDER BY name LIMIT 2"
     assert answer.columns == ["name"] and len(answer.rows) == 2
     assert "chart-view" not in answer.answer and "I will query" in answer.answer
@@ -179,20 +194,16 @@ async def test_ask_data_operation_returns_sql_and_rows(make) -> None:  # type: i
 async def test_rest_stream_and_non_stream_carry_the_same_markup(make) -> None:  # type: ignore[no-untyped-def]
     sql = "SELECT name FROM regions ORDER BY name"
     runtime, _ = make(sql_reply(sql), sql_reply(sql))
-    app = create_app(runtime)
     body = {"messages": "Regions?", "chat_mode": "chat_data", "chat_param": DB}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
-                                     headers={"Authorization": "Bearer test-key"}) as client:
-            whole = (await client.post("/api/v2/chat/completions", json=body)).json()
-            streamed = await client.post("/api/v2/chat/completions", json={**body, "stream": True})
+    async with rest_client(runtime) as client:
+        whole = (await client.post("/api/v2/chat/completions", json=body)).json()
+        streamed = await client.post("/api/v2/chat/completions", json={**body, "stream": True})
     text = check_chunks(parse_sse(streamed.text))
     assert text == whole["choices"][0]["message"]["content"]
     markup = text[text.index("<chart-view"):]
     assert '"' not in markup.split('content="', 1)[1].rsplit('"', 1)[0]  # no raw quote inside the attribute
-    payload = json.loads(html.unescape(markup.split('content="', 1)[1].rsplit('"', 1)[0]))
-    assert payload["sql"] == sql and len(payload["data"]) == 5
+    [payload] = chart_views(text)
+    assert payload["sql"] == sql and len(payload["data"]) == 5 and payload["type"] == "response_table"
 
 
 @pytest.mark.local_model
@@ -205,19 +216,16 @@ async def test_real_qwen_model_answers_a_simple_question(tmp_path: Path) -> None
         expected = sqlite3.connect(sample_path(runtime)).execute("SELECT COUNT(*) FROM customers").fetchone()[0]
     finally:
         runtime.close()
-    [view] = parse_chart_views(result.content)
-    assert "customers" in view.sql.lower()
-    assert list(view.data[0].values()) == [expected]
+    [artifact] = result.artifacts
+    assert "customers" in artifact.result.sql.lower()
+    assert list(artifact.result.rows[0]) == [expected]
 
 
 async def test_warm_up_reads_the_same_system_prompt_the_questions_get(make) -> None:  # type: ignore[no-untyped-def]
     runtime, model = make("x", sql_reply("SELECT 1"), sql_reply("SELECT 2"))
     app = create_app(runtime, warm_up=True)
     async with app.router.lifespan_context(app):
-        for _ in range(100):
-            if model.calls:
-                break
-            await asyncio.sleep(0.02)
+        await app.state.warming  # the warm-up task the server started
     await runtime.chat.complete(ask("How many customers are there?"))
     await runtime.chat.complete(ask("Which products were discontinued in 2023?"))
     warm, first, second = (model.texts(i)[0] for i in range(3))

@@ -135,11 +135,15 @@ async def test_gate_runs_at_most_max_parallel_at_once(settings) -> None:  # type
 
     async def hold() -> None:
         nonlocal running, peak
-        async with rt.llm.gate.admit():
+        admission = rt.llm.gate.admit()
+        try:
+            await admission.acquire()
             running += 1
             peak = max(peak, running)
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # let the others try to get in
             running -= 1
+        finally:
+            admission.release()
 
     try:
         await asyncio.gather(*(hold() for _ in range(8)))

@@ -1,4 +1,4 @@
-"""`%%dbgpt --db` (chat_data: hidden markup, SQL, DataFrame, chart) and `%%dbgpt --sql` (bound `{var}` parameters)
+"""`%%dbgpt --db` (chat_data: text, then the artifact's SQL, DataFrame, chart) and `%%dbgpt --sql` (bound `{var}` parameters)
 in a real IPython shell, on the sample database, checked against sqlite3 directly."""
 
 from __future__ import annotations
@@ -18,22 +18,15 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from matplotlib.figure import Figure
 
-from dbgpt_tools.chat.chart_view import (
-    LINE,
-    PIE,
-    SCATTER,
-    TABLE,
-    ChartView,
-    render_chart_view,
-)
+from dbgpt_tools.chat.charts import LINE, PIE, SCATTER, TABLE
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.datasources import DatasourceService
+from dbgpt_tools.sql.executor import SqlExecutor
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME, ensure_sample_db
 from jupyter_magic import data
 from jupyter_magic.binding import bind_parameters
-from jupyter_magic.data import ShownText, chart_figure, visible_text
+from jupyter_magic.data import chart_figure
 from tests.jupyter_magic.test_magics import outputs, run, sharing
 from tests.jupyter_magic.test_magics import shell as shell  # noqa: F401  # the fixture
 from tests.scripted import ScriptedChatModel
@@ -183,23 +176,10 @@ def test_numpy_scalars_are_bound_as_python_values() -> None:
     assert params == {"top": 7} and type(params["top"]) is int
 
 
-# --- streaming without the markup -------------------------------------------------------------------------
-
-
-def test_markup_is_held_back_however_it_is_split() -> None:
-    markup = render_chart_view(ChartView(type=TABLE, sql="SELECT 1", data=[{"a": 1}]))
-    answer = f"Counted.\n\n{markup}\n\nDone."
-    for size in (1, 3, 7, len(answer)):
-        text = ShownText()
-        shown = [text.feed(answer[i : i + size]) for i in range(0, len(answer), size)]
-        assert all("<" not in piece and "chart" not in piece for piece in shown)
-        assert "".join(shown) == visible_text(answer) == "Counted.\n\n\n\nDone."
-
-
 # --- chat_data cells ----------------------------------------------------------------------------------------
 
 
-def test_db_cell_streams_without_markup_then_shows_sql_and_rows(
+def test_db_cell_streams_the_text_then_shows_sql_and_rows(
     ip: InteractiveShell, serve: Any, db: sqlite3.Connection, figures: list[Figure | None]
 ) -> None:
     serve(COUNT_REPLY)
@@ -278,13 +258,13 @@ def test_bound_values_are_data_not_sql(
 ) -> None:
     serve()
     sent: list[tuple[str, Any]] = []
-    run_sql = DatasourceService.run_sql
+    run_sql = SqlExecutor.run_sql
 
-    def recording(self: DatasourceService, name: str, sql: str, limit: Any = None, params: Any = None) -> Any:
+    def recording(self: SqlExecutor, name: str, sql: str, limit: Any = None, params: Any = None) -> Any:
         sent.append((sql, params))
         return run_sql(self, name, sql, limit, params)
 
-    monkeypatch.setattr(DatasourceService, "run_sql", recording)
+    monkeypatch.setattr(SqlExecutor, "run_sql", recording)
     ip.user_ns["city"] = city
     assert run(ip, f"%%dbgpt --sql --db {SAMPLE_DB_NAME} --out rows\nSELECT * FROM customers WHERE city = {{city}}").success
     expected = frame_of(db, "SELECT * FROM customers WHERE city = ?", (city,))

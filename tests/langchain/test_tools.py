@@ -73,9 +73,9 @@ async def test_ainvoke_runs_on_the_shared_loop(runtime: Runtime) -> None:
 
     async def record_loop(rt: Runtime, args: ChatArgs, progress: Any) -> BaseModel:
         loops.append(asyncio.get_running_loop())
-        return await CHAT.run(rt, args, progress)
+        return await CHAT.invoke(rt, args, progress)
 
-    tool = operation_tool(Operation("probe", "Probe", "Records its loop.", ChatArgs, ChatResult, record_loop), runtime)
+    tool = operation_tool(Operation("probe", "Probe", "Records its loop.", ChatArgs, ChatResult, lambda rt: rt, record_loop), runtime)
     message = await tool.ainvoke(call("probe", {"question": "Say hello."}))
     assert chat_result(message).content == "Hello there friend"
     assert loops == [background_loop()] and loops[0] is not asyncio.get_running_loop()
@@ -134,7 +134,7 @@ def test_an_operation_returning_data_hands_over_its_result_as_artifact(runtime: 
     async def query(rt: Runtime, args: NoArgs, progress: object) -> QueryResult:
         return rows
 
-    operation = Operation("rows", "Rows", "Returns rows.", NoArgs, QueryResult, query, returns_data=True)
+    operation = Operation("rows", "Rows", "Returns rows.", NoArgs, QueryResult, lambda rt: rt, query, returns_data=True)
     tool = operation_tool(operation, runtime)
     message = tool.invoke(call("rows", {}))
     assert tool.response_format == "content_and_artifact"

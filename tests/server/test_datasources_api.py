@@ -203,7 +203,7 @@ async def test_query_refusals(api: httpx.AsyncClient, sample_runtime: Runtime) -
     refused(await api.post(url, json={"sql": "SELECT 1", "limit": 10**9}), 400, "E0001", "limit", "maximum")
     refused(await api.post(url, json={"sql": "SELECT nope FROM orders"}), 400, "E0001", "nope")
     refused(await api.post(f"{BASE}/no_such_db/query", json={"sql": "SELECT 1"}), 404, "E0003", "no_such_db")
-    assert sample_runtime.datasources.run_sql(SAMPLE_DB_NAME, "SELECT count(*) FROM orders").rows[0][0] > 0
+    assert sample_runtime.sql.run_sql(SAMPLE_DB_NAME, "SELECT count(*) FROM orders").rows[0][0] > 0
 
 
 async def test_schema_whole_ranked_and_refused(api: httpx.AsyncClient) -> None:
@@ -239,7 +239,7 @@ async def test_routes_are_in_the_openapi_document(api: httpx.AsyncClient) -> Non
     assert set(paths[f"{BASE}/{{datasource_id}}"]) == {"get", "delete"}
     assert set(paths[f"{BASE}/{{datasource_id}}/query"]) == {"post"}
     assert "extension" in paths[f"{BASE}/{{datasource_id}}/schema"]["get"]["summary"]
-    assert set(spec["components"]["schemas"]["QueryBody"]["properties"]) == {"sql", "limit"}
+    assert set(spec["components"]["schemas"]["SqlStatement"]["properties"]) == {"sql", "limit"}
     data = paths[BASE]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]
     assert spec["components"]["schemas"][data["$ref"].rsplit("/", 1)[-1]]["type"] == "array"
 

@@ -24,12 +24,15 @@ class TurnContext:
     admission: Admission
 
     async def stream_llm(self, messages: list[BaseMessage]) -> AsyncIterator[ChatChunk]:
-        """Stream the LLM's answer, waiting for this turn's slot at the model first."""
+        """Stream the LLM's answer: wait for a generating slot, and give it back as soon as the model is done."""
         await self.admission.acquire()
-        async for chunk in self.llm.astream(
-            messages, temperature=self.request.temperature, max_tokens=self.request.max_new_tokens
-        ):
-            yield chunk
+        try:
+            async for chunk in self.llm.astream(
+                messages, temperature=self.request.temperature, max_tokens=self.request.max_new_tokens
+            ):
+                yield chunk
+        finally:
+            self.admission.release_slot()
 
 
 class ModeHandler(Protocol):
@@ -39,4 +42,5 @@ class ModeHandler(Protocol):
         """Refuse a bad request (unknown `chat_param`...) before any answer is streamed."""
 
     def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
-        """Stream the answer; the last chunk carries the finish reason and usage."""
+        """Stream the answer (text deltas and artifacts); the last chunk carries the finish reason and usage."""
+        ...

@@ -1,7 +1,9 @@
 """`chat_data`: a question about a datasource -> schema context -> one SQL query -> safety check -> rows -> answer.
 
 One LLM call writes the query (streamed as it is written); on an execution error one repair call sees the
-error and, for a missing column, the tables that have it. The answer ends with DB-GPT's chart-view markup carrying the chart type, SQL and rows.
+error and, for a missing column, the tables that have it. The model's slot is given back while the SQL runs.
+The answer's text says what came back; the rows follow as a typed `QueryArtifact` (the REST face renders it
+as DB-GPT's chart-view markup).
 """
 
 from __future__ import annotations
@@ -12,32 +14,25 @@ from collections.abc import AsyncIterator
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from dbgpt_tools.chat.chart_view import chart_view, render_chart_view, strip_chart_views
+from dbgpt_tools.chat.charts import chart_type
 from dbgpt_tools.chat.messages import with_system
-from dbgpt_tools.chat.models import ChatChunk, ChatMessage, ChatRequest, Usage
+from dbgpt_tools.chat.models import ChatChunk, ChatRequest, QueryArtifact, Usage
 from dbgpt_tools.chat.modes.base import TurnContext
-from dbgpt_tools.chat.prompts import (
-    DATA_COLUMN_HINT,
-    DATA_REPAIR,
-    DATA_RESULT,
-    DATA_SYSTEM,
-    DIALECT_HINTS,
-)
+from dbgpt_tools.chat.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS
 from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
 from dbgpt_tools.llm.client import LLM
-from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.datasources import DatasourceService
 from dbgpt_tools.sql.errors import QueryTimeout
+from dbgpt_tools.sql.executor import SqlExecutor
+from dbgpt_tools.sql.fences import fenced_blocks, outside_fences, strip_sql
 from dbgpt_tools.sql.json_values import json_value
+from dbgpt_tools.sql.registry import DatasourceRegistry
 from dbgpt_tools.sql.results import QueryResult
-from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS, clean_sql
+from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS
 from dbgpt_tools.sql.schema_cache import SchemaCache
 from dbgpt_tools.sql.schema_context import schema_context
 from dbgpt_tools.sql.schema_models import SchemaInfo
 
-_FENCED = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.DOTALL)
 _BARE = re.compile(r"\b(SELECT|WITH)\b.*", re.DOTALL | re.IGNORECASE)
-_PREVIEW_ROWS = 20
 _SAID_COLUMNS = 4  # a one-row answer with at most this many columns is said in the text
 _MISSING_COLUMN = re.compile(
     r"(?:no such column|unknown column)[:\s]+['\"`]?([\w.]+)|column ['\"]?([\w.]+)['\"]? does not exist",
@@ -47,20 +42,11 @@ _MISSING_COLUMN = re.compile(
 
 def extract_sql(text: str) -> str | None:
     """The query in an LLM's answer: the last fenced block, else the text from the first SELECT/WITH."""
-    blocks = [block for block in _FENCED.findall(text) if block.strip()]
+    blocks = fenced_blocks(text)
     if blocks:
-        return clean_sql(blocks[-1]) or None
+        return blocks[-1]
     bare = _BARE.search(text)
-    return clean_sql(bare.group(0)) if bare else None
-
-
-def compact_history(history: list[ChatMessage]) -> list[ChatMessage]:
-    """Earlier turns without their result rows (the SQL stays, so follow-ups can build on it)."""
-    return [
-        m.model_copy(update={"content": strip_chart_views(m.content, "(result shown to the user)")})
-        if m.role == "assistant" else m
-        for m in history
-    ]
+    return strip_sql(bare.group(0)) or None if bare else None
 
 
 def column_hint(schema: SchemaInfo, error: str) -> str:
@@ -71,16 +57,6 @@ def column_hint(schema: SchemaInfo, error: str) -> str:
     column = (match.group(1) or match.group(2)).rsplit(".", 1)[-1].lower()
     tables = [t.name for t in schema.tables if any(c.name.lower() == column for c in t.columns)]
     return DATA_COLUMN_HINT.format(column=column, tables=", ".join(tables)) if tables else ""
-
-
-def result_table(result: QueryResult) -> str:
-    """A plain-text preview of the rows, for answers without chart markup (`enable_vis: false`)."""
-    lines = [" | ".join(result.columns), " | ".join("---" for _ in result.columns)]
-    lines += [" | ".join(str(v) for v in row) for row in result.rows[:_PREVIEW_ROWS]]
-    more = result.row_count - _PREVIEW_ROWS
-    if more > 0:
-        lines.append(f"... {more} more rows")
-    return "\n".join(lines)
 
 
 def rows_said(result: QueryResult) -> str:
@@ -96,20 +72,20 @@ def rows_said(result: QueryResult) -> str:
 class DataChat:
     """The `chat_data` mode over the datasource named by `chat_param`."""
 
-    def __init__(self, settings: Settings, datasources: DatasourceService, schemas: SchemaCache) -> None:
-        self._settings = settings
-        self._datasources = datasources
+    def __init__(self, registry: DatasourceRegistry, executor: SqlExecutor, schemas: SchemaCache) -> None:
+        self._registry = registry
+        self._executor = executor
         self._schemas = schemas
 
     async def check(self, request: ChatRequest) -> None:
         if not request.chat_param:
             raise InvalidInput("chat_data needs chat_param: the db_name of a datasource", field="chat_param")
-        await asyncio.to_thread(self._datasources.resolve, request.chat_param)
+        await asyncio.to_thread(self._registry.resolve, request.chat_param)
 
     async def system_prompt(self, name: str, question: str) -> tuple[str, SchemaInfo]:
         """The system prompt for a question on a datasource (the whole schema when it fits the budget, so the
         prompt is the same for every question and the model's prompt cache is reused), and the schema."""
-        row = await asyncio.to_thread(self._datasources.resolve, name)
+        row = await asyncio.to_thread(self._registry.resolve, name)
         schema = await asyncio.to_thread(self._schemas.schema, row)
         system = DATA_SYSTEM.format(
             dialect=SUPPORTED_DIALECTS[row.db_type],
@@ -129,24 +105,23 @@ class DataChat:
     async def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
         name = turn.request.chat_param or ""
         system, schema = await self.system_prompt(name, turn.question)
-        messages = with_system(system, compact_history(turn.history), turn.question)
+        messages = with_system(system, turn.history, turn.question)
         usage = Usage()
-        text = ""
         for attempt in range(2):
             parts: list[str] = []
-            async for chunk in turn.stream_llm(messages):
+            async for chunk in turn.stream_llm(messages):  # the slot is held only while the model writes
                 if chunk.delta:
                     parts.append(chunk.delta)
                     yield ChatChunk(delta=chunk.delta)
                 if chunk.usage:
-                    usage = _add(usage, chunk.usage)
+                    usage += chunk.usage
             text = "".join(parts)
             sql = extract_sql(text)
             if sql is None:
                 yield ChatChunk(delta="\n\nI could not write a query for that question.")
                 break
             try:
-                result = await asyncio.to_thread(self._datasources.run_sql, name, sql)
+                result = await asyncio.to_thread(self._executor.run_sql, name, sql)
             except (Forbidden, QueryTimeout) as refusal:  # a refusal is final: no repair round
                 yield ChatChunk(delta=f"\n\nThe query was not run: {refusal.message}")
                 break
@@ -158,24 +133,10 @@ class DataChat:
                 repair = DATA_REPAIR.format(error=error.message, hint=column_hint(schema, error.message))
                 messages = [*messages, AIMessage(content=text), HumanMessage(content=repair)]
                 continue
-            yield ChatChunk(delta="\n\n" + self._render(turn.request, result, text))
+            truncated = f" (more exist: capped at {result.limit_applied})" if result.truncated else ""
+            summary = DATA_RESULT.format(rows=rows_said(result), truncated=truncated)
+            yield ChatChunk(delta=f"\n\n{summary}")
+            describe = outside_fences(text) or summary
+            yield ChatChunk(artifact=QueryArtifact(result=result, chart_type=chart_type(result), describe=describe))
             break
         yield ChatChunk(finish_reason="stop", usage=usage)
-
-    @staticmethod
-    def _render(request: ChatRequest, result: QueryResult, thought: str) -> str:
-        truncated = f" (more exist: capped at {result.limit_applied})" if result.truncated else ""
-        summary = DATA_RESULT.format(rows=rows_said(result), truncated=truncated)
-        if not request.enable_vis:
-            return f"{summary}\n\n{result_table(result)}"
-        describe = _FENCED.sub("", thought).strip() or summary
-        return f"{summary}\n\n{render_chart_view(chart_view(result, describe=describe))}"
-
-
-def _add(a: Usage, b: Usage) -> Usage:
-    return Usage(
-        prompt_tokens=a.prompt_tokens + b.prompt_tokens,
-        completion_tokens=a.completion_tokens + b.completion_tokens,
-        total_tokens=a.total_tokens + b.total_tokens,
-    )
-

@@ -11,7 +11,8 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dbgpt_tools.chat.models import ChatRequest, FinishReason, Usage
+from dbgpt_tools.chat.models import ChatChunk, ChatRequest, FinishReason, Usage
+from dbgpt_tools.chat.markup import render_artifact
 from dbgpt_tools.chat.service import ChatTurn
 from dbgpt_tools.errors import DbgptError, InternalError
 from dbgpt_tools.runtime import Runtime
@@ -50,11 +51,20 @@ class ChunkWriter:
         return f"data: {self._head}, {tail}\n\n".encode()
 
 
+async def rendered(turn: ChatTurn, markup: bool) -> AsyncIterator[ChatChunk]:
+    """The turn's chunks with each artifact rendered into the text as DB-GPT's clients read it: chart-view
+    markup, or a plain table when the request says `enable_vis: false`."""
+    async for chunk in turn:
+        if chunk.artifact is not None:
+            chunk = chunk.model_copy(update={"delta": chunk.delta + render_artifact(chunk.artifact, markup=markup)})
+        yield chunk
+
+
 async def sse_events(turn: ChatTurn, writer: ChunkWriter, incremental: bool) -> AsyncIterator[bytes]:
     """The turn as SSE `data:` events, then `data: [DONE]`; a failure mid-stream becomes an error event."""
     so_far = ""
     try:
-        async for chunk in turn:
+        async for chunk in rendered(turn, turn.request.enable_vis):
             if chunk.delta:
                 so_far = so_far + chunk.delta if not incremental else chunk.delta
                 yield writer.delta(so_far)
@@ -95,5 +105,10 @@ async def chat_completions(request: Request) -> Response:
             ping=15,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    content, finish, usage = await turn.collect()
-    return JSONResponse(completion_body(turn, model, content, finish, usage))
+    parts: list[str] = []
+    finish: FinishReason = "stop"
+    usage = Usage()
+    async for chunk in rendered(turn, chat_request.enable_vis):
+        parts.append(chunk.delta)
+        finish, usage = chunk.finish_reason or finish, chunk.usage or usage
+    return JSONResponse(completion_body(turn, model, "".join(parts), finish, usage))

@@ -10,30 +10,23 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, Field, RootModel
+from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dbgpt_tools.errors import InvalidInput
+from dbgpt_tools.errors import InvalidInput, validated
+from dbgpt_tools.operations import datasources as datasource_operations
 from dbgpt_tools.operations import sql as sql_operations
-from dbgpt_tools.operations.sql import RunSqlArgs, SchemaArgs, SchemaDescription
+from dbgpt_tools.operations.datasources import DatasourceRef
+from dbgpt_tools.operations.sql import RunSqlArgs, SchemaArgs, SchemaDescription, SqlStatement
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.datasources import ConnectionStatus, Datasource, DatasourceIn
+from dbgpt_tools.sql.datasource_models import ConnectionStatus, Datasource, DatasourceIn
 from dbgpt_tools.sql.results import QueryResult
 from server.openapi import Endpoint
-from server.requests import parse_body, validated
+from server.requests import json_object, parse_body
 from server.responses import envelope
 
 BASE = "/api/v2/serve/datasources"
-
-
-class QueryBody(BaseModel):
-    """Body of `POST .../{datasource_id}/query`: one SQL statement and an optional row cap."""
-
-    sql: str = Field(min_length=1, description="One SQL statement in the datasource's dialect.")
-    limit: int | None = Field(
-        default=None, ge=1, description="Row cap (default: the server's); truncated=true if more rows.",
-    )
 
 
 class Datasources(RootModel[list[Datasource]]):
@@ -76,19 +69,18 @@ async def list_datasources(request: Request) -> Response:
 
 async def check_new_connection(request: Request) -> Response:
     body = await parse_body(request, DatasourceIn)
-    return envelope(await asyncio.to_thread(_runtime(request).datasources.test_connection, body))
+    return envelope(await asyncio.to_thread(_runtime(request).connections.test, body))
 
 
 async def check_connection(request: Request) -> Response:
-    target: str = request.path_params["datasource_id"]
-    return envelope(await asyncio.to_thread(_runtime(request).datasources.test_connection, target))
+    args = validated(DatasourceRef, {"datasource": request.path_params["datasource_id"]})
+    return envelope(await datasource_operations.check_connection(_runtime(request).connections, args))
 
 
 async def query(request: Request) -> Response:
-    body = await parse_body(request, QueryBody)
-    args = validated(RunSqlArgs, {"datasource": request.path_params["datasource_id"], "sql": body.sql,
-                                  "limit": body.limit})
-    return envelope(await sql_operations.run_sql(_runtime(request), args))
+    body = await json_object(request)
+    args = validated(RunSqlArgs, {**body, "datasource": request.path_params["datasource_id"]})
+    return envelope(await sql_operations.run_sql(_runtime(request).sql, args))
 
 
 async def describe_schema(request: Request) -> Response:
@@ -96,7 +88,7 @@ async def describe_schema(request: Request) -> Response:
     values: dict[str, Any] = {"datasource": request.path_params["datasource_id"], "question": params.get("question")}
     if "max_tokens" in params:
         values["max_tokens"] = params["max_tokens"]
-    return envelope(await sql_operations.describe_schema(_runtime(request), validated(SchemaArgs, values)))
+    return envelope(await sql_operations.describe_schema(_runtime(request).schemas, validated(SchemaArgs, values)))
 
 
 ITEM = BASE + "/{datasource_id}"
@@ -117,7 +109,7 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, object]] = [
     (Endpoint("GET", ITEM + "/test-connection", "dbgpt-tools extension: test a registered datasource's connection "
               "(by id or db_name)", response=ConnectionStatus, enveloped=True), check_connection),
     (Endpoint("POST", ITEM + "/query", "dbgpt-tools extension: run one SQL statement on a datasource (by id or "
-              "db_name); read-only unless the datasource is writable, row-capped, time-limited", body=QueryBody,
+              "db_name); read-only unless the datasource is writable, row-capped, time-limited", body=SqlStatement,
               response=QueryResult, enveloped=True), query),
     (Endpoint("GET", ITEM + "/schema", "dbgpt-tools extension: a datasource's schema (by id or db_name) as CREATE "
               "TABLE text; query params question (rank tables by relevance) and max_tokens (budget)",

@@ -1,0 +1,72 @@
+"""The metadata store's tables, every domain's in one place (their schema evolves by the migrations beside them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (stored timezone-aware)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every metadata table."""
+
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Timestamped:
+    """Creation and modification times, set by the store."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DatasourceRow(Timestamped, Base):
+    """A registered database; `db_pwd` is stored as given and never leaves the core."""
+
+    __tablename__ = "datasources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    db_name: Mapped[str] = mapped_column(String(256), unique=True)
+    db_type: Mapped[str] = mapped_column(String(32))
+    db_path: Mapped[str] = mapped_column(Text, default="")
+    db_host: Mapped[str] = mapped_column(String(256), default="")
+    db_port: Mapped[int] = mapped_column(Integer, default=0)
+    db_user: Mapped[str] = mapped_column(String(256), default="")
+    db_pwd: Mapped[str] = mapped_column(Text, default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    read_only: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ConversationRow(Timestamped, Base):
+    """A conversation: where its first turn was asked (mode and target) and by whom."""
+
+    __tablename__ = "conversations"
+
+    conv_uid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    chat_mode: Mapped[str] = mapped_column(String(32))
+    chat_param: Mapped[str | None] = mapped_column(String(256))
+    user_name: Mapped[str | None] = mapped_column(String(128))
+    sys_code: Mapped[str | None] = mapped_column(String(128))
+
+
+class MessageRow(Base):
+    """One message of a conversation, in order of `id`; an assistant message keeps its artifacts as JSON."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    conv_uid: Mapped[str] = mapped_column(
+        String(128), ForeignKey("conversations.conv_uid", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    artifacts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

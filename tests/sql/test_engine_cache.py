@@ -1,0 +1,85 @@
+"""Engines per datasource (cached, rebuilt after a change elsewhere) and connection tests."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc, text
+
+from dbgpt_tools.errors import Upstream
+from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql import connection_test
+from dbgpt_tools.sql.datasource_models import ConnectionStatus, DatasourceIn
+from tests.scripted import ScriptedChatModel
+from tests.sql.conftest import SECRET, add_shop, engine_of, free_port
+
+
+def test_engine_is_cached_and_rebuilt_after_an_update_elsewhere(
+    runtime: Runtime, settings: Settings, shop: Path
+) -> None:
+    created = add_shop(runtime)
+    engine = engine_of(runtime, "shop")
+    assert engine_of(runtime, created.id) is engine
+    other_process = Runtime(settings, chat_model=ScriptedChatModel.replying())
+    try:
+        other_process.datasources.update({**created.model_dump(), "read_only": False})
+    finally:
+        other_process.close()
+    rebuilt = engine_of(runtime, "shop")
+    assert rebuilt is not engine
+    with rebuilt.begin() as conn:  # the new engine follows the new configuration: writable
+        conn.execute(text("DELETE FROM items WHERE id = 25"))
+    old_pool = rebuilt.pool
+    runtime.datasources.delete(created.id)
+    assert rebuilt.pool is not old_pool  # disposed
+
+
+def test_engine_of_a_read_only_datasource_refuses_writes(runtime: Runtime, shop: Path) -> None:
+    add_shop(runtime)
+    with pytest.raises(exc.DBAPIError):
+        with engine_of(runtime, "shop").connect() as conn:
+            conn.execute(text("INSERT INTO items (id, name) VALUES (99, 'x')"))
+            conn.commit()
+    assert runtime.sql.run_sql("shop", "SELECT count(*) FROM items").rows == [(25,)]
+
+
+def test_test_connection_sqlite(runtime: Runtime, shop: Path) -> None:
+    add_shop(runtime)
+    status = runtime.connections.test("shop")
+    assert isinstance(status, ConnectionStatus)
+    assert (status.ok, status.version, status.error, status.db_type) == (True, sqlite3.sqlite_version, None, "sqlite")
+    unsaved = runtime.connections.test(DatasourceIn(db_name="draft", db_type="sqlite", db_path="shop.db"))
+    assert unsaved.ok and runtime.datasources.list()[0].db_name == "shop" and len(runtime.datasources.list()) == 1
+
+
+def test_mysql_closed_port_is_not_ok_and_fast(runtime: Runtime) -> None:
+    runtime.datasources.create(
+        {"db_name": "shopdb", "db_type": "mysql", "db_host": "127.0.0.1", "db_port": free_port(),
+         "db_user": "bob", "db_pwd": SECRET}
+    )  # fmt: skip
+    started = time.monotonic()
+    status = runtime.connections.test("shopdb")
+    assert not status.ok and status.error and SECRET not in status.model_dump_json()
+    assert time.monotonic() - started < 10  # refused at once, not the 5 s connect timeout twice over
+    with pytest.raises(Upstream) as caught:
+        runtime.sql.run_sql("shopdb", "SELECT 1")
+    assert SECRET not in caught.value.message
+
+
+def test_testing_an_unsaved_edit_uses_the_stored_password(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = runtime.datasources.create({"db_name": "wh", "db_type": "mysql", "db_host": "127.0.0.1", "db_port": free_port(),
+                              "db_pwd": SECRET})  # fmt: skip
+    passwords: list[str] = []
+    real = connection_test.create_datasource_engine
+    monkeypatch.setattr(connection_test, "create_datasource_engine", lambda c: passwords.append(c.password) or real(c))
+    edited = DatasourceIn(**{**created.model_dump(), "comment": "edited"})
+    assert edited.db_pwd == "******"
+    assert not runtime.connections.test(edited).ok
+    assert not runtime.connections.test(DatasourceIn(**{**created.model_dump(), "db_pwd": "typed"})).ok
+    assert passwords == [SECRET, "typed"]

@@ -1,4 +1,5 @@
-"""`dbgpt-tools serve` (REST + MCP over HTTP on one port) and `dbgpt-tools mcp` (MCP over stdio)."""
+"""`dbgpt-tools serve` (REST + MCP over HTTP on one port), `dbgpt-tools mcp` (MCP over stdio) and
+`dbgpt-tools db upgrade|current|downgrade` (the metadata store's schema)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,26 @@ def mcp_stdio(settings: Settings) -> int:
     return 0
 
 
+def database(settings: Settings, action: str, revision: str | None) -> int:
+    """Show or change the metadata store's schema revision (printed on stdout)."""
+    from sqlalchemy import create_engine
+
+    from dbgpt_tools.store import migrate
+
+    engine = create_engine(settings.resolved_metadata_url)
+    try:
+        if action == "upgrade":
+            print(migrate.upgrade(engine))
+        elif action == "downgrade":
+            print(migrate.downgrade(engine, revision or ""))
+        else:
+            current = migrate.current_revision(engine)
+            print(f"{current or '(none)'} (newest: {migrate.head_revision()})")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dbgpt-tools", description="DB-GPT's chat-with-your-data functions.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,11 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--workers", type=_positive, default=1,
                               help="server processes sharing the port (default 1); use a shared DBGPT_METADATA_URL")
     commands.add_parser("mcp", help="MCP over stdio, for desktop agents")
+    db_parser = commands.add_parser("db", help="the metadata store's schema (migrated automatically at start)")
+    db_actions = db_parser.add_subparsers(dest="action", required=True)
+    db_actions.add_parser("upgrade", help="migrate the store to the newest schema")
+    db_actions.add_parser("current", help="show the store's schema revision")
+    db_actions.add_parser("downgrade", help="migrate the store back to a revision").add_argument("revision")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per model request is noise
     overrides = {name: value for name in ("host", "port") if (value := getattr(args, name, None)) is not None}
     settings = Settings(**overrides)
+    if args.command == "db":
+        return database(settings, args.action, getattr(args, "revision", None))
     return serve(settings, args.workers) if args.command == "serve" else mcp_stdio(settings)
 
 

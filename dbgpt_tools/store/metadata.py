@@ -1,4 +1,4 @@
-"""The metadata store: SQLAlchemy engine and sessions over any URL (SQLite file by default)."""
+"""The metadata store: SQLAlchemy engine and sessions over any URL (SQLite file by default), migrated on open."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from dbgpt_tools.store.models import Base
+from dbgpt_tools.store.migrate import upgrade
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -27,7 +27,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class MetadataStore:
-    """Owns the engine and hands out sessions; creates the tables on first use."""
+    """Owns the engine and hands out sessions; migrates the store to the newest schema when it opens it."""
 
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
@@ -36,7 +36,7 @@ class MetadataStore:
         self.engine = create_engine(url, pool_pre_ping=True)
         if parsed.get_backend_name() == "sqlite":
             _configure_sqlite(self.engine)
-        Base.metadata.create_all(self.engine)
+        self.revision = upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -68,5 +68,5 @@ class MessageRow(Base):
     )
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
-    artifacts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    artifacts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,8 +3,10 @@ as DB-GPT's chart-view); errors get one repair."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from decimal import Decimal
@@ -231,3 +233,31 @@ async def test_warm_up_reads_the_same_system_prompt_the_questions_get(make) -> N
     warm, first, second = (model.texts(i)[0] for i in range(3))
     assert "CREATE TABLE customers" in warm
     assert warm == first == second  # one stable prefix: the model's prompt cache serves every question
+
+
+async def test_the_model_slot_is_free_while_the_query_runs(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one slot, a chat_normal answer streams to its end while a chat_data turn's SQL is still running."""
+    model = ScriptedChatModel.replying(sql_reply("SELECT COUNT(*) AS n FROM customers"), "Hello from chat_normal")
+    one_slot = {"sample_db": True, "llm_max_parallel": 1, "llm_max_queue": 4}
+    runtime = Runtime(settings.model_copy(update=one_slot), chat_model=model)
+    query_running, finish_query = threading.Event(), threading.Event()
+    real_run_sql = runtime.sql.run_sql
+
+    def held_run_sql(*args: object, **kwargs: object) -> QueryResult:
+        query_running.set()
+        assert finish_query.wait(60), "the test never let the query finish"
+        return real_run_sql(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime.sql, "run_sql", held_run_sql)
+    try:
+        data_turn = asyncio.create_task(runtime.chat.complete(ask("How many customers?")))
+        assert await asyncio.to_thread(query_running.wait, 60)
+        normal = await runtime.chat.complete(ChatRequest(messages="Say hello."))  # needs the only slot
+        assert normal.content == "Hello from chat_normal" and not data_turn.done()
+        assert runtime.llm.gate.admitted == 1  # the data turn still has its place in line
+        finish_query.set()
+        data = await data_turn
+    finally:
+        finish_query.set()
+        runtime.close()
+    assert data.artifacts[0].result.rows[0][0] > 0 and runtime.llm.gate.admitted == 0

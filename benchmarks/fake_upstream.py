@@ -13,31 +13,37 @@ import json
 import time
 
 import uvicorn
+from starlette.types import Receive, Scope, Send
 
-_HEAD = b'data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":0,"model":"fake","choices":[{"index":0,"delta":{"content":'
+_PREFIX = b'data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":0,"model":"fake","choices":'
+_HEAD = _PREFIX + b'[{"index":0,"delta":{"content":'
 _TAIL = b'},"finish_reason":null}]}\n\n'
 _TOKENS = [_HEAD + json.dumps(f" tok{i}").encode() + _TAIL for i in range(4096)]
-_ROLE = b'data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":0,"model":"fake","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n'
-_STOP = b'data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":0,"model":"fake","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+_ROLE = _PREFIX + b'[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n'
+_STOP = _PREFIX + b'[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
 _DONE = b"data: [DONE]\n\n"
 _PACE_S = 0.0  # set by --pace-ms
 
 
 def _usage(n: int) -> bytes:
     usage = {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}
-    return b'data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":0,"model":"fake","choices":[],"usage":' + json.dumps(usage).encode() + b"}\n\n"
+    return (
+        b'data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":0,"model":"fake","choices":[],"usage":'
+        + json.dumps(usage).encode()
+        + b"}\n\n"
+    )
 
 
-async def _read_body(receive) -> bytes:  # type: ignore[no-untyped-def]
+async def _read_body(receive: Receive) -> bytes:
     body = b""
     while True:
         message = await receive()
-        body += message.get("body", b"")
+        body += bytes(message.get("body", b""))
         if not message.get("more_body"):
             return body
 
 
-async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """POST /v1/chat/completions, streaming or not; anything else 404."""
     if scope["type"] != "http":
         return
@@ -50,9 +56,14 @@ async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
     pace = _PACE_S
     if not request.get("stream"):
         text = "".join(f" tok{i}" for i in range(n))
-        body = {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": "fake",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}}
+        body = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": "fake",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n},
+        }
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": json.dumps(body).encode()})
         return

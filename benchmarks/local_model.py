@@ -64,8 +64,10 @@ def main() -> None:
         "completion_tokens": statistics.median(r[2] for r in runs),
     }
     print(f"machine: {report['machine']}")
-    print(f"{args.model}: load {load_s:.1f} s, TTFT p50 {report['ttft_p50_ms']:.0f} ms, "
-          f"{report['tokens_per_s_p50']:.1f} tokens/s ({report['completion_tokens']:.0f} tokens per answer)")
+    print(
+        f"{args.model}: load {load_s:.1f} s, TTFT p50 {report['ttft_p50_ms']:.0f} ms, "
+        f"{report['tokens_per_s_p50']:.1f} tokens/s ({report['completion_tokens']:.0f} tokens per answer)"
+    )
     print(json.dumps(report))
 
 

@@ -117,7 +117,11 @@ def raw_duckdb(path: Path) -> list[tuple[Any, ...]]:
     import sqlalchemy
 
     agent = f"duckdb_engine/{duckdb_engine.__version__}(sqlalchemy/{sqlalchemy.__version__})"
-    config = {"enable_external_access": False, "lock_configuration": True, "custom_user_agent": agent}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "enable_external_access": False,
+        "lock_configuration": True,
+        "custom_user_agent": agent,
+    }
     conn = duckdb.connect(str(path), read_only=True, config=config)
     try:
         return conn.execute(SQL).fetchall()
@@ -164,8 +168,13 @@ def stages(runtime: Runtime, name: str, limit: int) -> dict[str, Callable[[], An
         "execute + cursor.fetchmany": lambda: fetch(engine, checked.sql, limit),
         "json_rows (faces, at JSON output)": lambda: json_rows(rows),
         "QueryResult.model_construct": lambda: QueryResult.model_construct(
-            columns=columns, rows=rows, row_count=len(rows), truncated=len(fetched) > limit, limit_applied=limit,
-            elapsed_ms=1.0, sql=checked.sql,
+            columns=columns,
+            rows=rows,
+            row_count=len(rows),
+            truncated=len(fetched) > limit,
+            limit_applied=limit,
+            elapsed_ms=1.0,
+            sql=checked.sql,
         ),
     }
 
@@ -174,7 +183,7 @@ def fetch(engine: Any, sql: str, limit: int) -> tuple[list[str], list[Any]]:
     """What `run_sql` does between connecting and converting: column names and the driver's own tuples."""
     with engine.connect() as conn:
         result = conn.execute(text(sql), {})
-        columns = [str(key) for key in result.keys()]
+        columns = [str(key) for key in result.keys()]  # noqa: SIM118  # a Result iterates rows
         fetched = result.cursor.fetchmany(limit + 1)
         result.close()
     return columns, fetched
@@ -275,8 +284,9 @@ def main() -> None:
 def print_report(report: dict[str, Any]) -> None:
     n = report["rows"]
     print(f"machine: {report['machine']}")
-    print(f"{n} rows x 7 columns (int, int, real, text, text, date, nullable text), "
-          f"{report['rounds']} alternating rounds")
+    print(
+        f"{n} rows x 7 columns (int, int, real, text, text, date, nullable text), {report['rounds']} alternating rounds"
+    )
     print(f"{'gc':10} {'engine':8} {'variant':8} {'p50 ms':>8} {'p95 ms':>8}")
     for gc_mode in ("default_gc", "frozen_gc"):
         for engine_name, entry in report[gc_mode].items():
@@ -284,8 +294,10 @@ def print_report(report: dict[str, Any]) -> None:
                 s = entry[variant]
                 print(f"{gc_mode:10} {engine_name:8} {variant:8} {s['p50_ms']:8.2f} {s['p95_ms']:8.2f}")
             verdict = "PASS" if entry["ratio"] <= TARGET_RATIO else "MISS"
-            print(f"{gc_mode:10} {engine_name:8} ratio run_sql/raw (p50) {entry['ratio']:.2f}: "
-                  f"{verdict} (target <= {TARGET_RATIO})")
+            print(
+                f"{gc_mode:10} {engine_name:8} ratio run_sql/raw (p50) {entry['ratio']:.2f}: "
+                f"{verdict} (target <= {TARGET_RATIO})"
+            )
     for engine_name, parts in report["stages_p50_ms"].items():
         print(f"run_sql stages on {engine_name} (p50 ms, each timed alone, frozen gc):")
         for name, ms in parts.items():
@@ -293,14 +305,20 @@ def print_report(report: dict[str, Any]) -> None:
         whole = parts["run_sql (whole call)"]
         fixed = sum(parts[name] for name in FIXED_STAGES)
         per_rows = sum(parts[name] for name in ROW_STAGES)
-        print(f"  fixed cost per call (resolve + check_sql + fingerprint): {fixed:.3f} ms "
-              f"({fixed / whole:.0%} of run_sql)")
-        print(f"  per-row cost (execute + fetchmany + model_construct): {per_rows:.3f} ms "
-              f"= {per_rows / n * 1000:.2f} us/row ({per_rows / whole:.0%} of run_sql); JSON conversion when a "
-              f"face serialises the rows: {parts['json_rows (faces, at JSON output)']:.3f} ms")
+        print(
+            f"  fixed cost per call (resolve + check_sql + fingerprint): {fixed:.3f} ms "
+            f"({fixed / whole:.0%} of run_sql)"
+        )
+        print(
+            f"  per-row cost (execute + fetchmany + model_construct): {per_rows:.3f} ms "
+            f"= {per_rows / n * 1000:.2f} us/row ({per_rows / whole:.0%} of run_sql); JSON conversion when a "
+            f"face serialises the rows: {parts['json_rows (faces, at JSON output)']:.3f} ms"
+        )
     one = report["sqlite_one_row"]
-    print(f"one-row query on sqlite (frozen gc): raw p50 {one['raw']['p50_ms']:.2f} ms, "
-          f"run_sql p50 {one['run_sql']['p50_ms']:.2f} ms (p95 {one['run_sql']['p95_ms']:.2f})")
+    print(
+        f"one-row query on sqlite (frozen gc): raw p50 {one['raw']['p50_ms']:.2f} ms, "
+        f"run_sql p50 {one['run_sql']['p50_ms']:.2f} ms (p95 {one['run_sql']['p95_ms']:.2f})"
+    )
     if "profile" in report:
         print(report["profile"])
 

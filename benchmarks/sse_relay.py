@@ -25,9 +25,7 @@ from benchmarks.harness import free_port, machine, percentile, serving
 KEY = "bench-key"
 
 
-async def read_stream(
-    client: httpx.AsyncClient, url: str, body: dict[str, object]
-) -> tuple[float, float, str, int]:
+async def read_stream(client: httpx.AsyncClient, url: str, body: dict[str, object]) -> tuple[float, float, str, int]:
     """(time to first content, time from first content to the end, the text, content events) of one SSE stream."""
     start = time.perf_counter()
     first = 0.0
@@ -112,7 +110,9 @@ async def concurrent_paced(relay: str, streams: int, tokens: int, pace_ms: float
     limits = httpx.Limits(max_connections=streams + 10)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         start = time.perf_counter()
-        results = await asyncio.gather(*(read_stream(client, relay, body) for _ in range(streams)), return_exceptions=True)
+        results = await asyncio.gather(
+            *(read_stream(client, relay, body) for _ in range(streams)), return_exceptions=True
+        )
         wall = time.perf_counter() - start
     complete = sum(1 for r in results if not isinstance(r, BaseException) and r[2].count("tok") == tokens)
     return {"streams": streams, "completed": complete, "wall_s": wall, "ideal_s": tokens * pace_ms / 1000}
@@ -142,8 +142,9 @@ def main() -> None:
         up_port, relay_port = free_port(), free_port()
         with (
             serving(["-m", "benchmarks.fake_upstream", "--port", str(up_port)], up_port),
-            serving(["-m", "server", "serve", "--port", str(relay_port)], relay_port,
-                    _server_env(up_port, data_dir, 4)) as relay_process,
+            serving(
+                ["-m", "server", "serve", "--port", str(relay_port)], relay_port, _server_env(up_port, data_dir, 4)
+            ) as relay_process,
         ):
             upstream = f"http://127.0.0.1:{up_port}/v1/chat/completions"
             relay = f"http://127.0.0.1:{relay_port}/api/v2/chat/completions"
@@ -153,8 +154,11 @@ def main() -> None:
         paced_port, relay_port = free_port(), free_port()
         with (
             serving(["-m", "benchmarks.fake_upstream", "--port", str(paced_port), "--pace-ms", "20"], paced_port),
-            serving(["-m", "server", "serve", "--port", str(relay_port)], relay_port,
-                    _server_env(paced_port, data_dir, args.streams)),
+            serving(
+                ["-m", "server", "serve", "--port", str(relay_port)],
+                relay_port,
+                _server_env(paced_port, data_dir, args.streams),
+            ),
         ):
             relay = f"http://127.0.0.1:{relay_port}/api/v2/chat/completions"
             report["paced_concurrent"] = asyncio.run(concurrent_paced(relay, args.streams, 50, 20))
@@ -164,10 +168,13 @@ def main() -> None:
     print(f"{'added TTFT p50 / p95 (ms)':32} {unpaced['added_ttft_p50_ms']:8.2f} / {unpaced['added_ttft_p95_ms']:.2f}")
     short = report["short"]
     assert isinstance(short, dict)
-    print(f"{'short (20 tokens) added TTFT p50/p95':32} {short['added_ttft_p50_ms']:8.2f} / {short['added_ttft_p95_ms']:.2f}")
-    print(f"{'tokens/s direct / through':32} {unpaced['tokens_per_s_direct']:8.0f} / {unpaced['tokens_per_s_through']:.0f}")
+    ttft = short["added_ttft_p50_ms"], short["added_ttft_p95_ms"]
+    print(f"{'short (20 tokens) added TTFT p50/p95':32} {ttft[0]:8.2f} / {ttft[1]:.2f}")
+    speeds = unpaced["tokens_per_s_direct"], unpaced["tokens_per_s_through"]
+    print(f"{'tokens/s direct / through':32} {speeds[0]:8.0f} / {speeds[1]:.0f}")
     print(f"{'ratio through/direct':32} {unpaced['ratio_through_direct']:8.3f}")
-    print(f"{'events per stream direct / through':32} {unpaced['events_direct_p50']:8.0f} / {unpaced['events_through_p50']:.0f}")
+    events = unpaced["events_direct_p50"], unpaced["events_through_p50"]
+    print(f"{'events per stream direct / through':32} {events[0]:8.0f} / {events[1]:.0f}")
     print(f"{'relay CPU per token (us)':32} {unpaced['relay_cpu_per_token_us']:8.1f}")
     paced = report["paced_concurrent"]
     assert isinstance(paced, dict)

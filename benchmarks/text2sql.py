@@ -170,7 +170,7 @@ async def ask(runtime: Runtime, question: str, max_tokens: int) -> dict[str, Any
 
 
 def load_questions(ids: str | None, limit: int | None) -> list[dict[str, Any]]:
-    questions = json.loads(DEV_SET.read_text())
+    questions: list[dict[str, Any]] = json.loads(DEV_SET.read_text())
     if ids:
         wanted = [i.strip() for i in ids.split(",") if i.strip()]
         known = {q["id"] for q in questions}
@@ -193,7 +193,9 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             started = time.perf_counter()
             runtime.llm.endpoint()  # load the model before the clock of the first question starts
             report = {
-                "machine": machine(), "model": args.model, "load_s": round(time.perf_counter() - started, 2),
+                "machine": machine(),
+                "model": args.model,
+                "load_s": round(time.perf_counter() - started, 2),
                 "results": [],
             }
             asyncio.run(_run_all(runtime, db, questions, args.max_tokens, report, out))
@@ -306,9 +308,15 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=1, default=str))
     print_summary(report)
     print(f"results: {out}")
-    print(json.dumps({"machine": report["machine"], "model": report["model"], **{
-        k: v for k, v in report["summary"].items() if k in (*LEVELS, "all")
-    }}))
+    print(
+        json.dumps(
+            {
+                "machine": report["machine"],
+                "model": report["model"],
+                **{k: v for k, v in report["summary"].items() if k in (*LEVELS, "all")},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from langchain_core.language_models import BaseChatModel
 
 from dbgpt_tools.chat.conversations import ConversationStore
 from dbgpt_tools.chat.models import ChatMode
+from dbgpt_tools.chat.modes.base import ModeHandler
 from dbgpt_tools.chat.modes.data import DataChat
 from dbgpt_tools.chat.modes.normal import NormalChat
 from dbgpt_tools.chat.service import ChatService
@@ -41,7 +42,7 @@ class Runtime:
         self.connections = ConnectionTester(self.datasources, self.engines)
         self.schemas = SchemaCache(self.datasources, self.engines)
         self.data_chat = DataChat(self.datasources, self.sql, self.schemas)
-        modes = {ChatMode.chat_normal: NormalChat(), ChatMode.chat_data: self.data_chat}
+        modes: dict[ChatMode, ModeHandler] = {ChatMode.chat_normal: NormalChat(), ChatMode.chat_data: self.data_chat}
         self.chat = ChatService(self.conversations, self.llm, modes, self.settings.history_messages)
         if self.settings.sample_db:
             self._register_sample_db()

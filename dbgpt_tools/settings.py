@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     sql_timeout: float = Field(default=30.0, gt=0, description="Seconds before a SQL statement is cancelled.")
     warm_up: bool = Field(
         default=True,
-        description="`dbgpt-tools serve` loads the model and its sample-database prompt at start-up, in the background.",
+        description="`dbgpt-tools serve` loads the model and its sample-database prompt at start-up, in the "
+        "background.",
     )
     sample_db: bool = Field(
         default=True, description="Register the bundled sample database (`sample_sales`) on first start."

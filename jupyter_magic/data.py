@@ -64,7 +64,7 @@ def chart_figure(chart_type: str, frame: pd.DataFrame, title: str = "") -> Figur
         else:
             axes.set_ylabel(str(others[0].name))
     elif chart_type == PIE:
-        axes.pie(pd.to_numeric(others[0], errors="coerce"), labels=first.astype(str), autopct="%1.0f%%")
+        axes.pie(pd.to_numeric(others[0], errors="coerce"), labels=list(first.astype(str)), autopct="%1.0f%%")
         axes.set_aspect("equal")
     else:
         axes.scatter(pd.to_numeric(first, errors="coerce"), pd.to_numeric(others[0], errors="coerce"))

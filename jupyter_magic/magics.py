@@ -17,9 +17,10 @@ it too; without it each cell starts a new conversation), `--out VAR` (also store
 `--temperature`, `--max-tokens`. The last answer's text is always in `_dbgpt`. Refusals show as a short
 `UsageError`, without a traceback.
 
-Data: `--db NAME` is `--mode chat_data --param NAME`. The answer's text streams, then the SQL that ran, the rows as a pandas DataFrame and, unless `--no-chart` or the rows suit only a table,
-a matplotlib chart (line: first column over time; pie; scatter). The DataFrame is kept in `_dbgpt_df`, and
-`--out VAR` stores it instead of the text (None when no query ran).
+Data: `--db NAME` is `--mode chat_data --param NAME`. The answer's text streams, then the SQL that ran, the rows
+as a pandas DataFrame and, unless `--no-chart` or the rows suit only a table, a matplotlib chart (line: first
+column over time; pie; scatter). The DataFrame is kept in `_dbgpt_df`, and `--out VAR` stores it instead of the
+text (None when no query ran).
 
 SQL: `--sql --db NAME` runs the cell's single statement directly (the datasource's safety rules apply;
 `--limit N` caps the rows, with a note when rows were cut off), shows the DataFrame and keeps it in

@@ -22,18 +22,31 @@ def _variable_name(value: str) -> str:
 
 
 CHAT_OPTIONS = (
-    argument("--mode", choices=[mode.value for mode in ChatMode],
-             help="Chat mode that answers (default: chat_normal; chat_data with --db)."),
+    argument(
+        "--mode",
+        choices=[mode.value for mode in ChatMode],
+        help="Chat mode that answers (default: chat_normal; chat_data with --db).",
+    ),
     argument("--param", help="The mode's target: a datasource, knowledge space, app or flow name."),
-    argument("--db", metavar="NAME",
-             help="Datasource to ask (shorthand for --mode chat_data --param NAME), or to run the cell on with --sql."),
+    argument(
+        "--db",
+        metavar="NAME",
+        help="Datasource to ask (shorthand for --mode chat_data --param NAME), or to run the cell on with --sql.",
+    ),
     argument("--sql", action="store_true", help="The cell is SQL: run it on --db directly; {var} binds a variable."),
     argument("--limit", type=int, metavar="N", help="Row cap for --sql (default: the server's sql_row_limit)."),
     argument("--no-chart", action="store_true", help="Do not draw a chart of chat_data rows."),
-    argument("--conv", metavar="NAME",
-             help="Conversation name: cells with the same NAME continue one conversation (NAME is its conv_uid)."),
-    argument("--out", metavar="VAR", type=_variable_name,
-             help="Also store the answer text in VAR (the rows as a DataFrame with --db, chat_data or --sql)."),
+    argument(
+        "--conv",
+        metavar="NAME",
+        help="Conversation name: cells with the same NAME continue one conversation (NAME is its conv_uid).",
+    ),
+    argument(
+        "--out",
+        metavar="VAR",
+        type=_variable_name,
+        help="Also store the answer text in VAR (the rows as a DataFrame with --db, chat_data or --sql).",
+    ),
     argument("--temperature", type=float, help="Sampling temperature, 0..2."),
     argument("--max-tokens", type=int, help="Cap on generated tokens."),
 )
@@ -44,7 +57,8 @@ def chat_options(magic: F) -> F:
     """Declare the chat options on a magic (for `parse_argstring` and the magic's `?` help)."""
     for option in reversed(CHAT_OPTIONS):
         magic = option(magic)
-    return magic_arguments()(magic)
+    declared: F = magic_arguments()(magic)
+    return declared
 
 
 def sql_datasource(options: Namespace) -> str | None:

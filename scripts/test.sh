@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh machine (virtualenv, the embedded models, PostgreSQL and MariaDB
-# from Debian's packages) and run the test suite. Extra arguments go to pytest.
+# from Debian's packages), run ruff and mypy, then the test suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -15,4 +15,8 @@ export DBGPT_TEST_MYSQL_URL="${DBGPT_TEST_MYSQL_URL:-mysql+pymysql://dbgpt:dbgpt
 [ -x .venv-dbgpt-client/bin/python ] || { "$PYTHON" -m venv .venv-dbgpt-client && \
   .venv-dbgpt-client/bin/python -m pip install --quiet --disable-pip-version-check \
     dbgpt-client==0.8.2 beautifulsoup4==4.15.0; }
+# Lint, format and type checks first: each must report nothing.
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import importlib.metadata
 from collections.abc import AsyncIterator
+from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import BaseModel
@@ -23,7 +24,7 @@ from server.api.v2.chat import chat_completions
 from server.api.v2.datasources import DATASOURCE_ROUTES
 from server.auth import ApiKeyMiddleware
 from server.mcp import build_mcp_server
-from server.openapi import Endpoint, docs_routes, openapi_document
+from server.openapi import Endpoint, Handler, docs_routes, openapi_document
 from server.responses import EXCEPTION_HANDLERS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -37,8 +38,8 @@ class ChatCompletion(BaseModel):
     created: int
     model: str
     conv_uid: str
-    choices: list[dict]
-    usage: dict
+    choices: list[dict[str, Any]]
+    usage: dict[str, int]
 
 
 class Health(BaseModel):
@@ -61,10 +62,16 @@ async def health(request: Request) -> Response:
     return JSONResponse(report.model_dump())
 
 
-ROUTES: list[tuple[Endpoint, object]] = [
+ROUTES: list[tuple[Endpoint, Handler]] = [
     (
-        Endpoint("POST", "/api/v2/chat/completions", "Chat in any mode; JSON or server-sent events (stream: true)",
-                 body=ChatRequest, response=ChatCompletion, stream=True),
+        Endpoint(
+            "POST",
+            "/api/v2/chat/completions",
+            "Chat in any mode; JSON or server-sent events (stream: true)",
+            body=ChatRequest,
+            response=ChatCompletion,
+            stream=True,
+        ),
         chat_completions,
     ),
     *DATASOURCE_ROUTES,
@@ -104,7 +111,7 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = 
     )
     version = importlib.metadata.version("dbgpt-tools")
     openapi, docs = docs_routes(openapi_document([endpoint for endpoint, _ in ROUTES], version))
-    routes = [Route(endpoint.path, handler, methods=[endpoint.method]) for endpoint, handler in ROUTES]  # type: ignore[arg-type]
+    routes = [Route(endpoint.path, handler, methods=[endpoint.method]) for endpoint, handler in ROUTES]
     routes += [Route("/openapi.json", openapi, methods=["GET"]), Route("/docs", docs, methods=["GET"])]
 
     @contextlib.asynccontextmanager
@@ -122,7 +129,7 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = 
     app = Starlette(
         routes=[*routes, *mcp_app.routes],
         middleware=[Middleware(ApiKeyMiddleware, settings=runtime.settings)],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.runtime = runtime

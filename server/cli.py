@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
@@ -26,14 +27,14 @@ def serve(settings: Settings, workers: int = 1) -> int:
             log.error("refusing to listen on %s without API keys: set DBGPT_API_KEYS", settings.host)
             return 2
         log.warning("no API keys configured (DBGPT_API_KEYS): anyone on this machine can call the API")
-    options = {"host": settings.host, "port": settings.port, "log_level": "info", "access_log": False}
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "info", "access_log": False}
     if workers == 1:
-        uvicorn.run(app_from_environment(settings), **options)  # type: ignore[arg-type]
+        uvicorn.run(app_from_environment(settings), **options)
         return 0
     if settings.llm_backend == "local":
         log.warning("each of the %d workers starts its own copy of the local model", workers)
     os.environ.update({"DBGPT_HOST": settings.host, "DBGPT_PORT": str(settings.port)})  # the workers' settings
-    uvicorn.run("server.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    uvicorn.run("server.app:app_from_environment", factory=True, workers=workers, **options)
     return 0
 
 
@@ -75,8 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="REST (/api/v2) and MCP (/mcp) over HTTP on one port")
     serve_parser.add_argument("--host", help="bind address (default DBGPT_HOST or 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port (default DBGPT_PORT or 5670)")
-    serve_parser.add_argument("--workers", type=_positive, default=1,
-                              help="server processes sharing the port (default 1); use a shared DBGPT_METADATA_URL")
+    serve_parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes sharing the port (default 1); use a shared DBGPT_METADATA_URL",
+    )
     commands.add_parser("mcp", help="MCP over stdio, for desktop agents")
     db_parser = commands.add_parser("db", help="the metadata store's schema (migrated automatically at start)")
     db_actions = db_parser.add_subparsers(dest="action", required=True)

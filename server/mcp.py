@@ -26,9 +26,12 @@ def _parameters(args_model: type[BaseModel]) -> list[inspect.Parameter]:
     """The operation's arguments as keyword-only parameters, so the tool schema is the args model's."""
     parameters = []
     for name, field in args_model.model_fields.items():
-        annotation = Annotated[(field.annotation, *field.metadata, Field(description=field.description))]  # type: ignore[valid-type]
+        # Built at run time from the field (type, constraints, description); mypy cannot follow a dynamic Annotated.
+        annotation = Annotated[(field.annotation, *field.metadata, Field(description=field.description))]  # type: ignore[name-defined]
         default = inspect.Parameter.empty if field.is_required() else field.get_default(call_default_factory=True)
-        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default))
+        parameters.append(
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+        )
     return parameters
 
 
@@ -45,12 +48,13 @@ def tool_function(operation: AnyOperation, runtime: Runtime) -> Callable[..., Aw
             await ctx.report_progress(done, total, message)
 
         try:
-            return await operation.invoke(runtime, args, progress)
+            result: BaseModel = await operation.invoke(runtime, args, progress)
+            return result
         except DbgptError as exc:
             raise ToolError(exc.message) from exc
 
     context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
-    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # inspect reads it; functions accept it
         [context, *_parameters(operation.args_model)], return_annotation=operation.result_model
     )
     call.__name__ = operation.name

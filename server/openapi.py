@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 REF = "#/components/schemas/{model}"
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
             schema = _schema(endpoint.response, components)
             content["application/json"] = {"schema": _envelope(schema) if endpoint.enveloped else schema}
         if endpoint.stream:
-            content["text/event-stream"] = {"schema": {"type": "string", "description": "data: {chunk} lines, then data: [DONE]"}}
+            content["text/event-stream"] = {
+                "schema": {"type": "string", "description": "data: {chunk} lines, then data: [DONE]"}
+            }
         operation: dict[str, Any] = {
             "summary": endpoint.summary,
             "responses": {"200": {"description": "OK", "content": content}, "4XX": error},
@@ -110,4 +114,3 @@ def docs_routes(document: dict[str, Any]) -> tuple[Any, Any]:
         return HTMLResponse(page)
 
     return openapi, docs
-

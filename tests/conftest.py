@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,11 @@ MODEL_DIR = Path(os.environ.get("DBGPT_TEST_MODEL_DIR", Path.home() / ".cache" /
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No DBGPT_* variable or .env file of the developer's leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("DBGPT_") and name not in ("DBGPT_TEST_MODEL_DIR", "DBGPT_TEST_PG_URL", "DBGPT_TEST_MYSQL_URL"):
+        if name.startswith("DBGPT_") and name not in (
+            "DBGPT_TEST_MODEL_DIR",
+            "DBGPT_TEST_PG_URL",
+            "DBGPT_TEST_MYSQL_URL",
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setitem(Settings.model_config, "env_file", None)
 
@@ -37,7 +42,7 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         model_dir=MODEL_DIR,
         local_model="smollm2-135m",
-        api_keys="test-key",  # type: ignore[arg-type]
+        api_keys="test-key",
         local_ctx=4096,
         sample_db=False,
     )
@@ -64,7 +69,7 @@ def local_runtime(tmp_path: Path) -> Iterator[Runtime]:
         data_dir=tmp_path / "local-data",
         model_dir=MODEL_DIR,
         local_model="smollm2-135m",
-        api_keys="test-key",  # type: ignore[arg-type]
+        api_keys="test-key",
         local_ctx=4096,
         max_new_tokens=48,
     )
@@ -73,15 +78,11 @@ def local_runtime(tmp_path: Path) -> Iterator[Runtime]:
     rt.close()
 
 
-PG_URL = os.environ.get(
-    "DBGPT_TEST_PG_URL", "postgresql+psycopg://dbgpt:dbgpt-test-pw@127.0.0.1:54329/dbgpt_test"
-)
-MYSQL_URL = os.environ.get(
-    "DBGPT_TEST_MYSQL_URL", "mysql+pymysql://dbgpt:dbgpt-test-pw@127.0.0.1:33069/dbgpt_test"
-)
+PG_URL = os.environ.get("DBGPT_TEST_PG_URL", "postgresql+psycopg://dbgpt:dbgpt-test-pw@127.0.0.1:54329/dbgpt_test")
+MYSQL_URL = os.environ.get("DBGPT_TEST_MYSQL_URL", "mysql+pymysql://dbgpt:dbgpt-test-pw@127.0.0.1:33069/dbgpt_test")
 
 
-def server_url(url_text: str, label: str) -> dict[str, object]:
+def server_url(url_text: str, label: str) -> dict[str, Any]:
     """A test database server's URL parts (host, port, user, password, database), or a skip with the reason."""
     from sqlalchemy import create_engine, make_url, text
 
@@ -90,7 +91,7 @@ def server_url(url_text: str, label: str) -> dict[str, object]:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001 - any failure means: no server to test against
+    except Exception as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
         pytest.skip(f"{label} test server unavailable: {reason} — run scripts/ci_services.sh")
     finally:
@@ -105,12 +106,12 @@ def server_url(url_text: str, label: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> dict[str, object]:
+def pg_url() -> dict[str, Any]:
     """The test PostgreSQL server (scripts/ci_services.sh)."""
     return server_url(PG_URL, "PostgreSQL")
 
 
 @pytest.fixture(scope="session")
-def mysql_url() -> dict[str, object]:
+def mysql_url() -> dict[str, Any]:
     """The test MariaDB server, spoken to as `mysql` (scripts/ci_services.sh)."""
     return server_url(MYSQL_URL, "MySQL/MariaDB")

@@ -31,8 +31,14 @@ class FakeOpenAI:
         usage = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
         if not body.get("stream"):
             message = {"role": "assistant", "content": text}
-            return JSONResponse({**base, "object": "chat.completion", "usage": usage,
-                                 "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+            return JSONResponse(
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "usage": usage,
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                }
+            )
 
         def events() -> Any:
             for piece, finish in ((text, None), ("", "stop")):

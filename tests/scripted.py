@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import openai
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -42,8 +42,9 @@ class ScriptedChatModel(GenericFakeChatModel):
 class BrokenStreamModel(ScriptedChatModel):
     """Streams one piece, then loses its connection to the LLM endpoint."""
 
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
-                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
         self.calls.append(list(messages))
         yield ChatGenerationChunk(message=AIMessageChunk(content="partial "))
-        raise openai.APIConnectionError(request=httpx.Request("POST", "http://llm.invalid/v1/chat/completions"))
+        raise openai.APIConnectionError(request=httpx2.Request("POST", "http://llm.invalid/v1/chat/completions"))

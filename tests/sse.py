@@ -15,7 +15,7 @@ def parse_sse(body: str) -> list[dict[str, Any]]:
     for event in events[:-1]:
         assert event.startswith("data: "), f"not a data event: {event!r}"
         assert "\n" not in event, f"one line per event: {event!r}"
-        chunks.append(json.loads(event[len("data: "):]))
+        chunks.append(json.loads(event[len("data: ") :]))
     return chunks
 
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from langchain_core.tools import BaseTool
 from mcp import Client
+from mcp.types import TextContent
 
 from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.errors import DbgptError, Forbidden
@@ -40,8 +41,20 @@ CLEAR_REASON = re.compile(
     r"is not allowed on a read-only datasource|exactly one SQL statement|does not parse as sqlite"
 )
 # Entries refused as writes (Forbidden: no repair round in chat_data), each sent as an LLM's fenced answer.
-CHAT_ENTRIES = ("drop-table", "delete-all", "update", "insert-values", "create-table", "attach",
-                "pragma-writable-schema", "vacuum-into", "load-extension", "writefile", "cte-delete", "select-into")  # fmt: skip
+CHAT_ENTRIES = (
+    "drop-table",
+    "delete-all",
+    "update",
+    "insert-values",
+    "create-table",
+    "attach",
+    "pragma-writable-schema",
+    "vacuum-into",
+    "load-extension",
+    "writefile",
+    "cte-delete",
+    "select-into",
+)
 TMP_TARGETS = sorted({Path(p) for e in DANGEROUS for p in re.findall(r"'(/tmp/[^']+)'", e.sql)})
 
 
@@ -95,8 +108,9 @@ def make_victim(root: Path, chat_model: ScriptedChatModel) -> Victim:
         for name in [n for n in os.environ if n.startswith("DBGPT_")]:
             patch.delenv(name)
         patch.setitem(Settings.model_config, "env_file", None)
-        settings = Settings(data_dir=data_dir, model_dir=MODEL_DIR, local_model="smollm2-135m",
-                            api_keys="test-key", sample_db=False)  # type: ignore[arg-type]  # fmt: skip
+        settings = Settings(
+            data_dir=data_dir, model_dir=MODEL_DIR, local_model="smollm2-135m", api_keys="test-key", sample_db=False
+        )
     runtime = Runtime(settings, chat_model=chat_model)
     db_path = ensure_sample_db(data_dir / "victim.sqlite")
     runtime.datasources.create({"db_name": VICTIM, "db_type": "sqlite", "db_path": str(db_path)})
@@ -162,8 +176,12 @@ async def test_rest_query_endpoint(victim: Victim, api: httpx.AsyncClient, befor
     for entry in victim.corpus:
         response = await api.post(f"/api/v2/serve/datasources/{VICTIM}/query", json={"sql": entry.sql})
         body = response.json()
-        expected = {"success": False, "err_code": "E0003" if response.status_code == 403 else "E0001",
-                    "err_msg": reason(entry), "data": None}  # fmt: skip
+        expected = {
+            "success": False,
+            "err_code": "E0003" if response.status_code == 403 else "E0001",
+            "err_msg": reason(entry),
+            "data": None,
+        }
         if response.status_code not in (400, 403) or body != expected:
             failures.append(f"{entry.id}: {response.status_code} {body}")
     check_refusals(victim, before, failures)
@@ -175,7 +193,8 @@ async def test_mcp_tool(victim: Victim, before: dict[str, object]) -> None:
     async with Client(build_mcp_server(victim.runtime)) as client:
         for entry in victim.corpus:
             result = await client.call_tool("run_sql", {"datasource": VICTIM, "sql": entry.sql})
-            text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+            first = result.content[0] if result.content else None
+            text = first.text if isinstance(first, TextContent) else ""
             if not result.is_error or reason(entry) not in text or result.structured_content:
                 failures.append(f"{entry.id}: is_error={result.is_error} {text}")
     check_refusals(victim, before, failures)
@@ -185,8 +204,12 @@ def test_langchain_tool(victim: Victim, before: dict[str, object]) -> None:
     tool: BaseTool = next(t for t in get_tools(victim.runtime) if t.name == "run_sql")
     failures = []
     for number, entry in enumerate(victim.corpus):
-        call = {"type": "tool_call", "id": f"call-{number}", "name": "run_sql",
-                "args": {"datasource": VICTIM, "sql": entry.sql}}  # fmt: skip
+        call = {
+            "type": "tool_call",
+            "id": f"call-{number}",
+            "name": "run_sql",
+            "args": {"datasource": VICTIM, "sql": entry.sql},
+        }
         message = tool.invoke(call)
         if message.status != "error" or message.content != reason(entry) or message.artifact is not None:
             failures.append(f"{entry.id}: {message.status} {message.content}")

@@ -27,8 +27,11 @@ def this_python_kernel(specs_dir: Path) -> KernelManager:
     """A kernel on this interpreter (the project's venv), whatever kernels the machine has installed."""
     spec_dir = specs_dir / KERNEL
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": KERNEL, "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": KERNEL,
+        "language": "python",
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     specs = KernelSpecManager(kernel_dirs=[str(specs_dir)], ensure_native_kernel=False)
     return KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
@@ -72,15 +75,22 @@ def test_quickstart_runs_on_the_local_model(tmp_path: Path) -> None:
         "DBGPT_MAX_NEW_TOKENS": "16",
         "DBGPT_LOCAL_CTX": "2048",
     }
-    client = RecordingClient(notebook, km=this_python_kernel(tmp_path / "kernels"), timeout=120,
-                            resources={"metadata": {"path": str(tmp_path)}})  # cwd without a .env
+    client = RecordingClient(
+        notebook,
+        km=this_python_kernel(tmp_path / "kernels"),
+        timeout=120,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )  # cwd without a .env
     client.execute(env=env)
 
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     outputs = [output for cell in code for output in cell.outputs]
     assert not [output for output in outputs if output.output_type == "error" or output.get("name") == "stderr"]
-    asks = [index for index, cell in enumerate(notebook.cells)
-            if cell.source.startswith("%%dbgpt") and "--sql" not in cell.source.splitlines()[0]]
+    asks = [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.source.startswith("%%dbgpt") and "--sql" not in cell.source.splitlines()[0]
+    ]
     assert len(asks) == 2
     for index in asks:  # streamed: several updates of one display, which ends as the whole answer
         (answer,) = notebook.cells[index].outputs

@@ -24,7 +24,7 @@ from dbgpt_tools.settings import Settings
 from server.app import create_app
 from server.mcp import build_mcp_server
 from tests.jupyter_magic.test_magics import run, sharing
-from tests.jupyter_magic.test_magics import shell as shell  # noqa: F401  # the fixture
+from tests.jupyter_magic.test_magics import shell as shell  # the fixture
 from tests.markup import chart_views
 from tests.scripted import ScriptedChatModel
 
@@ -90,7 +90,7 @@ async def test_mcp_structured_content_keeps_repeated_columns_and_empty_results(
 
 
 def test_notebook_dataframe_keeps_types_and_columns(
-    shell: InteractiveShell,  # noqa: F811
+    shell: InteractiveShell,
     facts_runtime: tuple[Runtime, ScriptedChatModel],
 ) -> None:
     runtime, _ = facts_runtime
@@ -111,8 +111,9 @@ async def test_only_rest_renders_markup_with_json_values(facts_runtime: tuple[Ru
     body = {"messages": "Pairs?", "chat_mode": "chat_data", "chat_param": "facts"}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
-                                     headers={"Authorization": "Bearer test-key"}) as client:  # fmt: skip
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", headers={"Authorization": "Bearer test-key"}
+        ) as client:
             answer = (await client.post("/api/v2/chat/completions", json=body)).json()
     [view] = chart_views(answer["choices"][0]["message"]["content"])
     assert view["sql"] == JOINED and view["data"][0]["amount"] == 12.5 and view["data"][0]["day"] == "2024-03-01"

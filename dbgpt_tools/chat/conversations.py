@@ -10,7 +10,6 @@ from dbgpt_tools.chat.models import Artifact, ChatMode, StoredMessage
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import ConversationRow, MessageRow, utcnow
 
-
 _ARTIFACTS = TypeAdapter(list[Artifact])
 
 
@@ -36,13 +35,12 @@ class ConversationStore:
             return []
         with self._store.session() as session:
             rows = session.scalars(
-                select(MessageRow)
-                .where(MessageRow.conv_uid == conv_uid)
-                .order_by(MessageRow.id.desc())
-                .limit(limit)
+                select(MessageRow).where(MessageRow.conv_uid == conv_uid).order_by(MessageRow.id.desc()).limit(limit)
             ).all()
             return [
-                StoredMessage.model_validate({"role": row.role, "content": row.content, "artifacts": row.artifacts or []})
+                StoredMessage.model_validate(
+                    {"role": row.role, "content": row.content, "artifacts": row.artifacts or []}
+                )
                 for row in reversed(rows)
             ]
 

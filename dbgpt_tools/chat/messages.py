@@ -15,8 +15,12 @@ def to_langchain(messages: list[ChatMessage]) -> list[BaseMessage]:
 
 def with_system(system: str, history: list[ChatMessage], question: str) -> list[BaseMessage]:
     """System prompt (unless the caller sent one), earlier turns, then the question."""
-    messages = history if any(m.role == "system" for m in history) else [
-        ChatMessage(role="system", content=system),
-        *history,
-    ]
+    messages = (
+        history
+        if any(m.role == "system" for m in history)
+        else [
+            ChatMessage(role="system", content=system),
+            *history,
+        ]
+    )
     return to_langchain([*messages, ChatMessage(role="user", content=question)])

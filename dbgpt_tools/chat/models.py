@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -10,7 +10,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from dbgpt_tools.sql.results import QueryResult
 
 
-class ChatMode(str, Enum):
+class ChatMode(StrEnum):
     """DB-GPT's chat modes."""
 
     chat_normal = "chat_normal"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 
 import anyio
 
@@ -49,7 +49,7 @@ class ChatTurn:
         self._service = service
         self._info = info
 
-    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+    async def __aiter__(self) -> AsyncGenerator[ChatChunk, None]:
         llm = self._service.llm
         admission = llm.gate.admit()
         context = TurnContext(self.request, self.question, self.history, llm, admission)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
@@ -44,7 +45,7 @@ def sql_database_tools(datasource: str, runtime: Runtime | None = None) -> list[
     def current() -> Runtime:
         return runtime or shared_runtime()
 
-    def guarded(function: Any) -> Any:
+    def guarded(function: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
         async def wrapper(**arguments: Any) -> str:
             try:
                 return await function(**arguments)
@@ -69,16 +70,29 @@ def sql_database_tools(datasource: str, runtime: Runtime | None = None) -> list[
         text = str([tuple(row) for row in result.rows])
         return f"{text}\n(truncated at {result.limit_applied} rows)" if result.truncated else text
 
-    specs = [
-        ("sql_db_list_tables", "Input is an empty string, output is a comma-separated list of tables in the "
-         f"database {datasource}.", ListTablesInput, list_tables),
-        ("sql_db_schema", "Input to this tool is a comma-separated list of tables, output is the schema (CREATE "
-         "TABLE with keys, comments, row counts and sample values) for those tables. Be sure that the tables "
-         "actually exist by calling sql_db_list_tables first!", SchemaInput, table_schema),
-        ("sql_db_query", "Input to this tool is a detailed and correct SQL query, output is a result from the "
-         "database. If the query is not correct, an error message will be returned. If an error is returned, "
-         "rewrite the query, check the query, and try again. Only read queries run on a read-only datasource.",
-         QueryInput, query),
+    specs: list[tuple[str, str, type[BaseModel], Callable[..., Awaitable[str]]]] = [
+        (
+            "sql_db_list_tables",
+            f"Input is an empty string, output is a comma-separated list of tables in the database {datasource}.",
+            ListTablesInput,
+            list_tables,
+        ),
+        (
+            "sql_db_schema",
+            "Input to this tool is a comma-separated list of tables, output is the schema (CREATE "
+            "TABLE with keys, comments, row counts and sample values) for those tables. Be sure that the tables "
+            "actually exist by calling sql_db_list_tables first!",
+            SchemaInput,
+            table_schema,
+        ),
+        (
+            "sql_db_query",
+            "Input to this tool is a detailed and correct SQL query, output is a result from the "
+            "database. If the query is not correct, an error message will be returned. If an error is returned, "
+            "rewrite the query, check the query, and try again. Only read queries run on a read-only datasource.",
+            QueryInput,
+            query,
+        ),
     ]
     tools: list[BaseTool] = []
     for name, description, args_schema, function in specs:

@@ -52,7 +52,7 @@ def operation_tool(operation: AnyOperation, runtime: Runtime | None = None) -> S
         coroutine=run_on_shared_loop,
         response_format="content_and_artifact" if operation.returns_data else "content",
         handle_tool_error=True,
-        handle_validation_error=_describe_invalid_arguments,  # type: ignore[arg-type]  # our models are pydantic v2
+        handle_validation_error=_describe_invalid_arguments,
         metadata={
             "read_only": operation.read_only,
             "destructive": operation.destructive,
@@ -80,5 +80,3 @@ class DbgptToolkit(BaseToolkit):
     def get_tools(self) -> list[BaseTool]:
         """One tool per catalogue operation."""
         return get_tools(self.runtime)
-
-

@@ -55,15 +55,14 @@ class LLM:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
         return Endpoint(base_url=settings.llm_base_url or "https://api.openai.com/v1", api_key=key)
 
-    def _connection(self) -> tuple[str, str, str, float]:
-        """(base URL, API key, model name, timeout) of the configured endpoint, as both clients take them."""
-        endpoint = self.endpoint()
-        return endpoint.base_url, endpoint.api_key, self.model_name, self._settings.llm_timeout
-
     def _streamer(self) -> OpenAIStream:
+        """The stream client on the configured endpoint (made on first use: the local model loads then)."""
         with self._lock:
             if self._stream is None:
-                self._stream = OpenAIStream(*self._connection())
+                endpoint = self.endpoint()
+                self._stream = OpenAIStream(
+                    endpoint.base_url, endpoint.api_key, self.model_name, self._settings.llm_timeout
+                )
             return self._stream
 
     async def astream(
@@ -75,10 +74,9 @@ class LLM:
             async for chunk in self._astream_langchain(self._injected, messages, temperature, max_tokens):
                 yield chunk
             return
-        streamer = self._stream or await asyncio.to_thread(self._streamer)
-        async for chunk in streamer.astream(
-            convert_to_openai_messages(messages), temperature=temperature, max_tokens=max_tokens  # type: ignore[arg-type]
-        ):
+        streamer = self._stream if self._stream is not None else await asyncio.to_thread(self._streamer)
+        openai_messages: list[dict[str, Any]] = convert_to_openai_messages(messages)
+        async for chunk in streamer.astream(openai_messages, temperature=temperature, max_tokens=max_tokens):
             yield chunk
 
     @staticmethod

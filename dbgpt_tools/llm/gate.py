@@ -29,8 +29,7 @@ class ConcurrencyGate:
         """Raise `Busy` if a request arriving now would be refused (so faces can refuse before answering)."""
         if self._admitted >= self.max_active + self.max_waiting:
             raise Busy(
-                f"the model is busy: {self.max_active} requests running and {self.max_waiting} waiting; "
-                "retry shortly"
+                f"the model is busy: {self.max_active} requests running and {self.max_waiting} waiting; retry shortly"
             )
 
     def admit(self) -> Admission:

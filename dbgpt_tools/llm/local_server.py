@@ -56,8 +56,9 @@ class LocalLlamaServer:
             params.cpuparams.n_threads = settings.local_threads
             params.cpuparams_batch.n_threads = settings.local_threads
         log.info("starting local model %s from %s", settings.local_model, path)
-        self._server = xllamacpp.Server(params)
-        address = self._server.listening_address  # type: ignore[attr-defined]
+        server = xllamacpp.Server(params)
+        self._server = server
+        address = server.listening_address
         log.info("local model %s listening on %s", settings.local_model, address)
         return Endpoint(base_url=f"{address}/v1", api_key=params.api_keys[0])
 

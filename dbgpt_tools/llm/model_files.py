@@ -92,7 +92,7 @@ def _verified(path: Path, marker: Path, spec: ModelSpec) -> bool:
         recorded = json.loads(marker.read_text())
     except (OSError, ValueError):
         return False
-    return recorded == {"sha256": spec.sha256, **_stamp(path)}
+    return bool(recorded == {"sha256": spec.sha256, **_stamp(path)})
 
 
 def ensure_model_file(name: LocalModelName, model_dir: Path) -> Path:

@@ -147,7 +147,7 @@ def _event(line: bytes) -> dict[str, Any] | None:
     payload = line[5:].strip()
     if not payload or payload == b"[DONE]":
         return None
-    event = json.loads(payload)
+    event: dict[str, Any] = json.loads(payload)
     if "error" in event:
         error = event["error"]
         message = error.get("message") if isinstance(error, dict) else str(error)

@@ -20,7 +20,9 @@ class DatasourceList(BaseModel):
     datasources: list[Datasource]
 
 
-async def list_datasources(registry: DatasourceRegistry, args: NoArgs, progress: Progress | None = None) -> DatasourceList:
+async def list_datasources(
+    registry: DatasourceRegistry, args: NoArgs, progress: Progress | None = None
+) -> DatasourceList:
     """Every registered datasource."""
     return DatasourceList(datasources=await asyncio.to_thread(registry.list))
 

@@ -41,7 +41,9 @@ class SchemaDescription(BaseModel):
     schema_text: str
 
 
-async def describe_schema(schemas: SchemaCache, args: SchemaArgs, progress: Progress | None = None) -> SchemaDescription:
+async def describe_schema(
+    schemas: SchemaCache, args: SchemaArgs, progress: Progress | None = None
+) -> SchemaDescription:
     """The schema of a datasource: chosen tables, or the tables relevant to a question within a budget."""
     schema = await asyncio.to_thread(schemas.schema, args.datasource)
     names = [table.name for table in schema.tables]
@@ -49,7 +51,9 @@ async def describe_schema(schemas: SchemaCache, args: SchemaArgs, progress: Prog
         by_name = {table.name.lower(): table for table in schema.tables}
         unknown = [name for name in args.tables if name.strip().lower() not in by_name]
         if unknown:
-            raise NotFound(f"no table {', '.join(unknown)} in {args.datasource}; tables: {', '.join(names)}", field="tables")
+            raise NotFound(
+                f"no table {', '.join(unknown)} in {args.datasource}; tables: {', '.join(names)}", field="tables"
+            )
         text = "\n".join(render_table(by_name[name.strip().lower()], dialect=schema.dialect) for name in args.tables)
     else:
         text = schema_context(schema, args.question, max_tokens=args.max_tokens)

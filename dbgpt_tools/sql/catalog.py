@@ -3,7 +3,7 @@ inspector, or DuckDB's own catalog functions where duckdb-engine's inspector fai
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +50,7 @@ def inspector_catalog(conn: Connection, max_tables: int) -> list[RawTable]:
         errors = {raw.name: error for raw in raws if (error := _fill_one(conn, raw)) is not None}
         if len(errors) == len(raws):
             name, error = next(iter(errors.items()))
-            raise Upstream(f"cannot read the catalog entry of table {name!r}: {error}")
+            raise Upstream(f"cannot read the catalog entry of table {name!r}: {error}") from None
         raws = [raw for raw in raws if raw.name not in errors]
     return raws
 
@@ -62,6 +62,7 @@ def _fill_batched(conn: Connection, raws: list[RawTable]) -> None:
     columns = inspector.get_multi_columns(**kw)
     pks = inspector.get_multi_pk_constraint(**kw)
     fks = inspector.get_multi_foreign_keys(**kw)
+    comments: Mapping[Any, Any]
     try:
         comments = inspector.get_multi_table_comment(**kw)
     except NotImplementedError:
@@ -77,7 +78,7 @@ def _fill_one(conn: Connection, raw: RawTable) -> str | None:
     inspector = sa.inspect(conn)
     try:
         columns = inspector.get_columns(raw.name)
-        pk = inspector.get_pk_constraint(raw.name) if not raw.is_view else {}
+        pk: Mapping[str, Any] = inspector.get_pk_constraint(raw.name) if not raw.is_view else {}
         fks = inspector.get_foreign_keys(raw.name) if not raw.is_view else []
     except (NotImplementedError, SQLAlchemyError) as error:
         conn.rollback()
@@ -94,9 +95,9 @@ def _fill_one(conn: Connection, raw: RawTable) -> str | None:
 def _fill(
     conn: Connection,
     raw: RawTable,
-    columns: Iterable[dict[str, Any]],
-    pk: dict[str, Any],
-    fks: Iterable[dict[str, Any]],
+    columns: Iterable[Mapping[str, Any]],
+    pk: Mapping[str, Any],
+    fks: Iterable[Mapping[str, Any]],
     comment: str | None,
 ) -> None:
     pk_columns = set(pk.get("constrained_columns") or [])
@@ -170,7 +171,10 @@ def duckdb_catalog(conn: Connection, max_tables: int) -> list[RawTable]:
             is_pk = name in pks.get(table, ())
             raws[table].columns.append(
                 ColumnInfo(
-                    name=name, type=data_type, nullable=bool(nullable) and not is_pk, primary_key=is_pk,
+                    name=name,
+                    type=data_type,
+                    nullable=bool(nullable) and not is_pk,
+                    primary_key=is_pk,
                     comment=comment or None,
                 )
             )

@@ -16,23 +16,23 @@ def install_deadline_events(engine: Engine, start: Any, stop: Any) -> None:
     """
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _before(conn, _cursor, _statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def _before(conn: Any, _cursor: Any, _statement: Any, _params: Any, _context: Any, _many: Any) -> None:
         start(conn.connection.dbapi_connection)
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
-    def _end(conn) -> None:  # type: ignore[no-untyped-def]
+    def _end(conn: Any) -> None:
         raw = conn.connection.dbapi_connection
         if raw is not None:
             stop(raw)
 
     @event.listens_for(engine, "checkin")
-    def _returned(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _returned(dbapi_connection: Any, _record: Any) -> None:
         if dbapi_connection is not None:
             stop(dbapi_connection)
 
     @event.listens_for(engine, "reset")
-    def _reset(dbapi_connection, _record, _state) -> None:  # type: ignore[no-untyped-def]
+    def _reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
         stop(dbapi_connection)
 
 

@@ -68,7 +68,7 @@ def _postgresql_engine(config: EngineConfig) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.autocommit = True
         with dbapi_connection.cursor() as cursor:
             cursor.execute(f"SET statement_timeout = {config.timeout_ms}")
@@ -78,7 +78,7 @@ def _postgresql_engine(config: EngineConfig) -> Engine:
         dbapi_connection.read_only = config.read_only  # psycopg then opens each transaction READ ONLY
 
     @event.listens_for(engine, "do_execute")
-    def _one_statement(cursor, statement, parameters, _context) -> bool:  # type: ignore[no-untyped-def]
+    def _one_statement(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
         # A prepared statement holds exactly one command: PostgreSQL refuses `...; ...` here.
         cursor.execute(statement, parameters, prepare=True)
         return True
@@ -98,7 +98,7 @@ def _mysql_engine(config: EngineConfig) -> Engine:
     )
 
     @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         # On every checkout, not once per connection: a session variable set by an earlier statement (say
         # `SET SESSION TRANSACTION READ WRITE`) must not outlive the call that ran it.
         with dbapi_connection.cursor() as cursor:
@@ -110,5 +110,3 @@ def _mysql_engine(config: EngineConfig) -> Engine:
                 cursor.execute("SET SESSION TRANSACTION READ ONLY")
 
     return engine
-
-

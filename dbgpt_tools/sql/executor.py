@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,8 +46,9 @@ class SqlExecutor:
         with conn:
             try:
                 result = conn.execute(text(checked.sql), params or {})
+                fetched: Sequence[Any]
                 if result.returns_rows:
-                    columns = [str(key) for key in result.keys()]
+                    columns = [str(key) for key in result.keys()]  # noqa: SIM118  # a Result iterates rows
                     fetched = result.cursor.fetchmany(cap + 1)  # the driver's tuples, no Row objects
                     result.close()
                 else:
@@ -56,7 +58,8 @@ class SqlExecutor:
             except SQLAlchemyError as error:
                 raise translate_error(error, config) from None
         truncated = len(fetched) > cap
-        rows = fetched[:cap]  # the driver's values; QueryResult converts them when it is serialised to JSON
+        # The driver's values (QueryResult converts them when it is serialised to JSON); DB-API drivers return a list.
+        rows = cast(list[Sequence[Any]], fetched[:cap])
         return QueryResult.model_construct(  # every field is built here from checked values
             columns=columns,
             rows=rows,

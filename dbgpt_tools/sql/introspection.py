@@ -48,10 +48,8 @@ def introspect(
 def _introspect(engine: Engine, db_name: str, sample_values: int, max_value_chars: int, max_tables: int) -> SchemaInfo:
     dialect = engine.dialect.name
     with engine.connect() as conn:
-        if dialect == "duckdb":
-            raws = duckdb_catalog(conn, max_tables)
-        else:
-            raws = inspector_catalog(conn, max_tables)
+        catalog = duckdb_catalog if dialect == "duckdb" else inspector_catalog
+        raws = catalog(conn, max_tables)
         if dialect == "sqlite":
             sqlite_ddl_comments(conn, raws)
         estimates = catalog_row_estimates(conn, dialect)

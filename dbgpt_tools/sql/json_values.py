@@ -62,9 +62,9 @@ def json_rows(records: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
     (one C-level type scan); otherwise the columns holding other types are converted column by column."""
     if not records or set(map(type, itertools.chain.from_iterable(records))) <= _PLAIN_TYPES:
         return list(records)
-    columns = list(zip(*records))
+    columns = list(zip(*records, strict=True))
     for i, column in enumerate(columns):
         types = set(map(type, column))
         if not types <= _PLAIN_TYPES:
             columns[i] = tuple(map(_column_converter(types), column))
-    return list(zip(*columns))
+    return list(zip(*columns, strict=True))

@@ -71,11 +71,14 @@ SYSTEM_FUNCTIONS = frozenset(
 SYSTEM_FUNCTION_PREFIXES = ("dblink", "pg_ls_", "pg_read_", "pg_file_")
 # Names that are harmless elsewhere (SQLite's glob() matches a pattern; DuckDB's lists files).
 _DIALECT_SYSTEM_FUNCTIONS = {"duckdb": frozenset({"glob"})}
-_SYSTEM_FUNCTION_TYPES: tuple[type[exp.Expression], ...] = (exp.ReadCSV, exp.ReadParquet)
+_SYSTEM_FUNCTION_TYPES: tuple[type[exp.Func], ...] = (exp.ReadCSV, exp.ReadParquet)
 # A call of one of them in SQL kept as text (a DO block, PREPARE, a function body).
 _SYSTEM_CALL = re.compile(
-    r"\b((?:%s)\w*|%s)\"?\s*\("
-    % ("|".join(SYSTEM_FUNCTION_PREFIXES), "|".join(sorted(SYSTEM_FUNCTIONS, key=len, reverse=True))),
+    r"\b((?:"
+    + "|".join(SYSTEM_FUNCTION_PREFIXES)
+    + r")\w*|"
+    + "|".join(sorted(SYSTEM_FUNCTIONS, key=len, reverse=True))
+    + r")\"?\s*\(",
     re.I,
 )
 
@@ -92,19 +95,19 @@ SIDE_EFFECT_FUNCTIONS = frozenset(
 SIDE_EFFECT_FUNCTION_PREFIXES = ("pg_advisory", "pg_try_advisory", "pg_stat_reset")
 
 # Statements that reach files, programs or other databases: refused on every datasource.
-_SYSTEM_STATEMENTS: tuple[type[exp.Expression], ...] = (exp.Attach, exp.Copy, exp.Install, exp.LoadData, exp.Export)
+_SYSTEM_STATEMENTS: tuple[type[exp.Expr], ...] = (exp.Attach, exp.Copy, exp.Install, exp.LoadData, exp.Export)
 _SYSTEM_COMMANDS = frozenset({"LOAD", "INSTALL", "IMPORT", "EXPORT", "COPY", "ATTACH"})
 _COMMANDS_NAMED_BY_TWO_WORDS = frozenset({"CREATE", "ALTER", "DROP", "SET", "LOCK", "REFRESH", "REPLACE"})
 
 # Statements (and clauses) that change something: refused anywhere in the tree of a read-only statement.
-_WRITE_NODES: tuple[type[exp.Expression], ...] = (
+_WRITE_NODES: tuple[type[exp.Expr], ...] = (
     exp.DML,  # INSERT, UPDATE, DELETE, MERGE, COPY
     exp.Create, exp.Drop, exp.Alter, exp.AlterSession, exp.TruncateTable, exp.Command, exp.Attach, exp.Detach,
     exp.Install, exp.Set, exp.Use, exp.Grant, exp.Revoke, exp.Transaction, exp.Commit, exp.Rollback,
     exp.Comment, exp.Analyze, exp.Kill, exp.Cache, exp.Uncache, exp.Refresh, exp.LockingStatement, exp.Export,
     exp.LoadData, exp.Execute, exp.Declare, exp.Pragma, exp.NextValueFor,
 )  # fmt: skip
-_STATEMENT_NAMES: dict[type[exp.Expression], str] = {
+_STATEMENT_NAMES: dict[type[exp.Expr], str] = {
     exp.TruncateTable: "TRUNCATE",
     exp.Transaction: "BEGIN",
     exp.LoadData: "LOAD DATA",
@@ -113,7 +116,7 @@ _STATEMENT_NAMES: dict[type[exp.Expression], str] = {
 }
 
 # Read root nodes (PRAGMA and Command are judged separately).
-_READ_ROOTS: tuple[type[exp.Expression], ...] = (
+_READ_ROOTS: tuple[type[exp.Expr], ...] = (
     exp.Select, exp.SetOperation, exp.Subquery, exp.Values, exp.Describe, exp.Show, exp.Summarize, exp.Pivot,
 )  # fmt: skip
 
@@ -172,7 +175,7 @@ def _read_only_refusal(what: str) -> Forbidden:
     return Forbidden(f"{what} is not allowed on a read-only datasource ({READ_ONLY_RULE})", field="sql")
 
 
-def _parse_one(text: str, dialect: str) -> exp.Expression:
+def _parse_one(text: str, dialect: str) -> exp.Expr:
     """The one statement in `text`, or `InvalidInput` (empty, unparsable in the dialect, several statements)."""
     if not text:
         raise InvalidInput("empty SQL statement", field="sql")
@@ -199,7 +202,7 @@ class _Verdict:
     system: str | None = None  # what reaches files, programs or other databases (None: nothing)
 
 
-def _judge(tree: exp.Expression, text: str, dialect: str) -> _Verdict:
+def _judge(tree: exp.Expr, text: str, dialect: str) -> _Verdict:
     """Classify one parsed statement: its kind, its first write and its first system access."""
     if isinstance(tree, exp.Command) and tree.name.upper() == "EXPLAIN":
         return _judge_explain(tree, dialect)
@@ -225,7 +228,7 @@ def _judge_explain(command: exp.Command, dialect: str) -> _Verdict:
     )
 
 
-def _root(tree: exp.Expression, text: str) -> tuple[str, str | None]:
+def _root(tree: exp.Expr, text: str) -> tuple[str, str | None]:
     """The statement's kind and, unless its root is an allowed read, the name of the statement."""
     first = _first_word(text)
     if isinstance(tree, exp.Describe):
@@ -245,7 +248,7 @@ def _first_word(text: str) -> str:
     return match.group(1).upper() if match else ""
 
 
-def _statement_name(node: exp.Expression) -> str:
+def _statement_name(node: exp.Expr) -> str:
     """The statement's keywords as written: 'DELETE', 'CREATE TABLE', 'SET ROLE', 'VACUUM', ..."""
     if isinstance(node, exp.Command):
         name = node.name.upper()
@@ -261,7 +264,7 @@ def _statement_name(node: exp.Expression) -> str:
 def _command_rest(command: exp.Command) -> str:
     """The text sqlglot kept unparsed after a Command's first keyword."""
     rest = command.expression
-    return rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+    return rest.name if isinstance(rest, exp.Expr) else str(rest or "")
 
 
 def _pragma_write(pragma: exp.Pragma) -> str | None:
@@ -276,7 +279,7 @@ def _pragma_write(pragma: exp.Pragma) -> str | None:
     return None if pragma_reads(name, has_argument=has_argument) else f"PRAGMA {name or pragma.this.sql()}"
 
 
-def _nested_write(node: exp.Expression) -> str | None:
+def _nested_write(node: exp.Expr) -> str | None:
     """The name of a write, lock or side effect that `node` (inside a read) is, if any."""
     if isinstance(node, _WRITE_NODES):
         return _statement_name(node)
@@ -291,7 +294,7 @@ def _nested_write(node: exp.Expression) -> str | None:
     return None
 
 
-def _system_access(node: exp.Expression, dialect: str) -> str | None:
+def _system_access(node: exp.Expr, dialect: str) -> str | None:
     """The name of a file, program or remote-database access that `node` is, if any."""
     if isinstance(node, _SYSTEM_STATEMENTS):
         return _statement_name(node)
@@ -318,7 +321,7 @@ def _system_access(node: exp.Expression, dialect: str) -> str | None:
     return None
 
 
-def _opaque_sql(node: exp.Expression) -> str:
+def _opaque_sql(node: exp.Expr) -> str:
     """SQL the parser kept as text: a Command's arguments (DO, PREPARE, CALL, ...) or a created function's body."""
     if isinstance(node, exp.Command):
         return _command_rest(node)
@@ -327,11 +330,11 @@ def _opaque_sql(node: exp.Expression) -> str:
     return ""
 
 
-def _duckdb_file_scan(node: exp.Expression) -> str | None:
+def _duckdb_file_scan(node: exp.Expr) -> str | None:
     """DuckDB reads a file (or URL) named where a table is expected: FROM 'x.csv', SUMMARIZE '/etc/passwd', ..."""
-    if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
-        names = [node.this.name]
-    elif isinstance(node, (exp.Summarize, exp.Describe, exp.Show)) and isinstance(node.this, exp.Literal):
+    if (isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier)) or (
+        isinstance(node, (exp.Summarize, exp.Describe, exp.Show)) and isinstance(node.this, exp.Literal)
+    ):
         names = [node.this.name]
     elif isinstance(node, exp.Command) and node.name.upper() in ("SHOW", "DESCRIBE", "SUMMARIZE"):
         names = [quoted for _, quoted in _QUOTED.findall(_command_rest(node))]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
 SAMPLE_DB_NAME = "sample_sales"
 SAMPLE_DB_COMMENT = (
@@ -149,19 +150,132 @@ GEOGRAPHY: dict[str, dict[str, tuple[tuple[str, ...], int]]] = {
     },
 }
 
-FIRST_NAMES = (
-    "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard Susan "
-    "Joseph Jessica Thomas Sarah Carlos Maria Luis Ana Hiroshi Yuki Wei Mei Arjun Priya Lars Ingrid Pierre "
-    "Camille Giulia Marco Sofia Lucas Emma Noah Olivia Liam Amara Kwame Fatima Omar Chloe Mateo Valentina "
-    "Diego Hannah Felix Nora Oscar Ines Ravi Aiko Min-jun Seo-yeon Tom Grace Daniel"
-).split()
-LAST_NAMES = (
-    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez "
-    "Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Clark Lewis Walker "
-    "Young Allen King Wright Scott Green Baker Adams Nelson Hill Campbell Mitchell Roberts Carter Phillips "
-    "Evans Turner Muller Schmidt Dubois Rossi Silva Santos Tanaka Suzuki Kim Park Chen Wang Patel Sharma "
-    "Johansson Okafor Haddad"
-).split()
+FIRST_NAMES = [
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Carlos",
+    "Maria",
+    "Luis",
+    "Ana",
+    "Hiroshi",
+    "Yuki",
+    "Wei",
+    "Mei",
+    "Arjun",
+    "Priya",
+    "Lars",
+    "Ingrid",
+    "Pierre",
+    "Camille",
+    "Giulia",
+    "Marco",
+    "Sofia",
+    "Lucas",
+    "Emma",
+    "Noah",
+    "Olivia",
+    "Liam",
+    "Amara",
+    "Kwame",
+    "Fatima",
+    "Omar",
+    "Chloe",
+    "Mateo",
+    "Valentina",
+    "Diego",
+    "Hannah",
+    "Felix",
+    "Nora",
+    "Oscar",
+    "Ines",
+    "Ravi",
+    "Aiko",
+    "Min-jun",
+    "Seo-yeon",
+    "Tom",
+    "Grace",
+    "Daniel",
+]
+LAST_NAMES = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+    "Adams",
+    "Nelson",
+    "Hill",
+    "Campbell",
+    "Mitchell",
+    "Roberts",
+    "Carter",
+    "Phillips",
+    "Evans",
+    "Turner",
+    "Muller",
+    "Schmidt",
+    "Dubois",
+    "Rossi",
+    "Silva",
+    "Santos",
+    "Tanaka",
+    "Suzuki",
+    "Kim",
+    "Park",
+    "Chen",
+    "Wang",
+    "Patel",
+    "Sharma",
+    "Johansson",
+    "Okafor",
+    "Haddad",
+]
 
 # category -> (description, seasonal boost in December, [(product name, list price in USD)])
 CATALOGUE: dict[str, tuple[str, float, list[tuple[str, float]]]] = {
@@ -531,19 +645,19 @@ def _insert_orders(
     reps: dict[int, list[tuple[int, str]]],
 ) -> None:
     days = [FIRST_DAY + timedelta(n) for n in range((LAST_DAY - FIRST_DAY).days + 1)]
-    day_weights = [
-        YEAR_WEIGHT[d.year] * MONTH_WEIGHT[d.month - 1] * (1.15 if d.weekday() >= 5 else 1.0) for d in days
-    ]
+    day_weights = [YEAR_WEIGHT[d.year] * MONTH_WEIGHT[d.month - 1] * (1.15 if d.weekday() >= 5 else 1.0) for d in days]
     # Orders per day follow the weights closely (stochastic rounding), so yearly and monthly charts show the trend.
     scale = ORDER_COUNT / sum(day_weights)
-    order_days = [d for d, w in zip(days, day_weights) for _ in range(int(w * scale + rng.random()))]
+    order_days = [d for d, w in zip(days, day_weights, strict=True) for _ in range(int(w * scale + rng.random()))]
     signups = [c.signup for c in customers]
     # A few customers never order; the rest are heavy-tailed.
     loyalty = list(accumulate(0.0 if rng.random() < 0.06 else rng.lognormvariate(0, 0.8) for _ in customers))
     december_boost = {name: boost for name, (_, boost, _) in CATALOGUE.items()}
     other_countries = [c for countries in GEOGRAPHY.values() for c in countries]
 
-    orders, items, payments = [], [], []
+    orders: list[tuple[Any, ...]] = []
+    items: list[tuple[Any, ...]] = []
+    payments: list[tuple[Any, ...]] = []
     for order_id, day in enumerate(order_days, start=1):
         iso = day.isoformat()
         eligible = bisect_right(signups, iso)

@@ -166,9 +166,7 @@ def rank_tables(schema: SchemaInfo, question: str) -> list[tuple[TableInfo, floa
             if j is not None and j != i:
                 neighbours[i].add(j)
                 neighbours[j].add(i)
-    scores = [
-        base[i] + _FK_SHARE * sum(sorted((base[j] for j in neighbours[i]), reverse=True)[:2]) for i in range(n)
-    ]
+    scores = [base[i] + _FK_SHARE * sum(sorted((base[j] for j in neighbours[i]), reverse=True)[:2]) for i in range(n)]
     order = sorted(range(n), key=lambda i: (-scores[i], i))
     return [(tables[i], round(scores[i], 6)) for i in order]
 

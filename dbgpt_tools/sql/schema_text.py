@@ -29,7 +29,8 @@ def _preparer(dialect: str | None) -> IdentifierPreparer:
     """The identifier quoting rules of a dialect by name (generic ANSI rules when unknown)."""
     if dialect:
         try:
-            return sa.dialects.registry.load(dialect)().identifier_preparer
+            preparer: IdentifierPreparer = sa.dialects.registry.load(dialect)().identifier_preparer
+            return preparer
         except Exception:  # an unknown or uninstalled dialect: fall back to the generic rules
             pass
     return sa.engine.default.DefaultDialect().identifier_preparer
@@ -94,8 +95,9 @@ def _rows_text(rows: int | None) -> str | None:
 
 
 def _column_note(col: ColumnInfo, with_samples: bool) -> str | None:
-    parts = [_one_line(col.comment)] if col.comment else []
-    described = bool(col.comment) and ("e.g." in col.comment or "'" in col.comment or "YYYY" in col.comment)
+    comment = col.comment or ""
+    parts = [_one_line(comment)] if comment else []
+    described = "e.g." in comment or "'" in comment or "YYYY" in comment
     if with_samples and col.samples and not described:  # a comment that shows values or a format is enough
         if NUMERIC_TYPES.search(col.type) and not TEXT_TYPES.search(col.type):
             values = ", ".join(col.samples)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,10 @@ class _GuardedSqlite(sqlite3.Connection):
     deadline: float | None = None
 
 
-def _sqlite_authorizer(read_only: bool):  # type: ignore[no-untyped-def]
+Authorizer = Callable[[int, str | None, str | None, str | None, str | None], int]
+
+
+def _sqlite_authorizer(read_only: bool) -> Authorizer:
     """Allow reads (and, when writable, data changes); never ATTACH, extensions or setting pragmas."""
 
     def authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:

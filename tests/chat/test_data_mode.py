@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,7 +43,7 @@ def data_runtime(settings: Settings, *replies: str) -> tuple[Runtime, ScriptedCh
 
 
 @pytest.fixture
-def make(settings: Settings) -> Iterator:  # type: ignore[type-arg]
+def make(settings: Settings) -> Iterator[Callable[..., tuple[Runtime, ScriptedChatModel]]]:
     made: list[Runtime] = []
 
     def factory(*replies: str) -> tuple[Runtime, ScriptedChatModel]:
@@ -75,7 +76,7 @@ def sample_path(runtime: Runtime) -> Path:
     return Path(runtime.datasources.get_by_name(DB).db_path)
 
 
-async def test_answer_carries_sql_and_rows_as_a_typed_artifact(make) -> None:  # type: ignore[no-untyped-def]
+async def test_answer_carries_sql_and_rows_as_a_typed_artifact(make) -> None:
     runtime, model = make(sql_reply("SELECT COUNT(*) AS customers FROM customers"))
     result = await runtime.chat.complete(ask("How many customers are there?"))
     expected = sqlite3.connect(sample_path(runtime)).execute("SELECT COUNT(*) FROM customers").fetchone()[0]
@@ -90,9 +91,16 @@ async def test_answer_carries_sql_and_rows_as_a_typed_artifact(make) -> None:  #
 
 
 def test_one_short_row_is_said_with_its_values_longer_results_by_their_count() -> None:
-    def result(columns: list[str], rows: list[tuple]) -> QueryResult:  # type: ignore[type-arg]
-        return QueryResult(sql="-", columns=columns, rows=rows, row_count=len(rows), truncated=False,
-                           limit_applied=1000, elapsed_ms=1.0)  # fmt: skip
+    def result(columns: list[str], rows: list[Sequence[Any]]) -> QueryResult:
+        return QueryResult(
+            sql="-",
+            columns=columns,
+            rows=rows,
+            row_count=len(rows),
+            truncated=False,
+            limit_applied=1000,
+            elapsed_ms=1.0,
+        )
 
     said = rows_said(result(["day", "total", "avg", "note"], [(date(2024, 5, 1), Decimal("12.50"), 2 / 3, None)]))
     assert said == "1 row: day = 2024-05-01, total = 12.5, avg = 0.6666666667, note = None"
@@ -101,7 +109,7 @@ def test_one_short_row_is_said_with_its_values_longer_results_by_their_count() -
     assert rows_said(result(["n"], [])) == "0 rows"
 
 
-async def test_time_series_becomes_a_line_chart(make) -> None:  # type: ignore[no-untyped-def]
+async def test_time_series_becomes_a_line_chart(make) -> None:
     sql = "SELECT strftime('%Y', order_date) AS year, COUNT(*) AS orders FROM orders GROUP BY year ORDER BY year"
     runtime, _ = make(sql_reply(sql))
     [artifact] = (await runtime.chat.complete(ask("Orders per year?"))).artifacts
@@ -109,7 +117,7 @@ async def test_time_series_becomes_a_line_chart(make) -> None:  # type: ignore[n
     assert [row[0] for row in artifact.result.rows] == ["2019", "2020", "2021", "2022", "2023", "2024"]
 
 
-async def test_execution_error_gets_one_repair_round_with_the_error(make) -> None:  # type: ignore[no-untyped-def]
+async def test_execution_error_gets_one_repair_round_with_the_error(make) -> None:
     runtime, model = make(sql_reply("SELECT nme FROM regions"), sql_reply("SELECT name FROM regions ORDER BY name"))
     result = await runtime.chat.complete(ask("List the regions."))
     assert "correcting it" in result.content
@@ -118,7 +126,7 @@ async def test_execution_error_gets_one_repair_round_with_the_error(make) -> Non
     assert artifact.result.sql == "SELECT name FROM regions ORDER BY name" and artifact.result.row_count == 5
 
 
-async def test_repair_names_the_tables_that_have_a_missing_column(make) -> None:  # type: ignore[no-untyped-def]
+async def test_repair_names_the_tables_that_have_a_missing_column(make) -> None:
     wrong = "SELECT COUNT(*) FROM order_items oi WHERE oi.status = 'shipped'"
     right = "SELECT COUNT(*) FROM orders WHERE status = 'shipped'"
     runtime, model = make(sql_reply(wrong), sql_reply(right))
@@ -126,20 +134,20 @@ async def test_repair_names_the_tables_that_have_a_missing_column(make) -> None:
     assert "The column status is in: orders." in model.texts(1)[-1]
 
 
-async def test_sqlite_datasources_get_date_function_hints(make) -> None:  # type: ignore[no-untyped-def]
+async def test_sqlite_datasources_get_date_function_hints(make) -> None:
     runtime, model = make(sql_reply("SELECT 1"))
     await runtime.chat.complete(ask("Anything?"))
     assert "strftime('%Y', d)" in model.texts(0)[0]
 
 
-async def test_second_failure_is_reported_not_retried(make) -> None:  # type: ignore[no-untyped-def]
+async def test_second_failure_is_reported_not_retried(make) -> None:
     runtime, model = make(sql_reply("SELECT nme FROM regions"), sql_reply("SELECT nam FROM regions"))
     result = await runtime.chat.complete(ask("List the regions."))
     assert "failed again" in result.content and not result.artifacts
     assert len(model.calls) == 2
 
 
-async def test_refused_statement_is_not_run_nor_repaired(make) -> None:  # type: ignore[no-untyped-def]
+async def test_refused_statement_is_not_run_nor_repaired(make) -> None:
     runtime, model = make(sql_reply("DELETE FROM orders", "I will delete them."))
     before = sqlite3.connect(sample_path(runtime)).execute("SELECT COUNT(*) FROM orders").fetchone()[0]
     result = await runtime.chat.complete(ask("Delete all orders."))
@@ -149,13 +157,13 @@ async def test_refused_statement_is_not_run_nor_repaired(make) -> None:  # type:
     assert len(model.calls) == 1
 
 
-async def test_no_sql_in_the_answer_says_so(make) -> None:  # type: ignore[no-untyped-def]
+async def test_no_sql_in_the_answer_says_so(make) -> None:
     runtime, _ = make("I am not sure what you mean.")
     result = await runtime.chat.complete(ask("Hmm?"))
     assert "could not write a query" in result.content
 
 
-async def test_missing_or_unknown_datasource_is_refused_before_answering(make) -> None:  # type: ignore[no-untyped-def]
+async def test_missing_or_unknown_datasource_is_refused_before_answering(make) -> None:
     runtime, model = make("unused")
     with pytest.raises(InvalidInput, match="chat_param"):
         await runtime.chat.start(ChatRequest(messages="q", chat_mode=ChatMode.chat_data))
@@ -164,9 +172,11 @@ async def test_missing_or_unknown_datasource_is_refused_before_answering(make) -
     assert model.calls == []
 
 
-async def test_follow_up_sees_the_earlier_sql_but_not_its_rows(make) -> None:  # type: ignore[no-untyped-def]
+async def test_follow_up_sees_the_earlier_sql_but_not_its_rows(make) -> None:
     first_sql = "SELECT status, COUNT(*) AS n FROM orders GROUP BY status"
-    runtime, model = make(sql_reply(first_sql), sql_reply(first_sql.replace("GROUP", "WHERE order_date LIKE '2020%' GROUP")))
+    runtime, model = make(
+        sql_reply(first_sql), sql_reply(first_sql.replace("GROUP", "WHERE order_date LIKE '2020%' GROUP"))
+    )
     first = await runtime.chat.complete(ask("Orders by status?"))
     second = await runtime.chat.complete(ask("And only for 2020?", conv_uid=first.conv_uid))
     sent = model.texts(1)
@@ -177,7 +187,7 @@ async def test_follow_up_sees_the_earlier_sql_but_not_its_rows(make) -> None:  #
     assert [len(m.artifacts) for m in stored] == [0, 1, 0, 1]  # the rows are kept beside the text
 
 
-async def test_rest_enable_vis_false_gives_a_plain_table(make) -> None:  # type: ignore[no-untyped-def]
+async def test_rest_enable_vis_false_gives_a_plain_table(make) -> None:
     runtime, _ = make(sql_reply("SELECT name FROM regions ORDER BY name"))
     body = {"messages": "Regions?", "chat_mode": "chat_data", "chat_param": DB, "enable_vis": False}
     async with rest_client(runtime) as client:
@@ -185,7 +195,7 @@ async def test_rest_enable_vis_false_gives_a_plain_table(make) -> None:  # type:
     assert "chart-view" not in content and "name\n---\n" in content
 
 
-async def test_ask_data_operation_returns_sql_and_rows(make) -> None:  # type: ignore[no-untyped-def]
+async def test_ask_data_operation_returns_sql_and_rows(make) -> None:
     runtime, _ = make(sql_reply("SELECT name FROM regions ORDER BY name LIMIT 2"))
     answer = await ask_data(runtime.chat, AskArgs(datasource=DB, question="Two regions?"))
     assert answer.sql == "SELECT name FROM regions ORDER BY name LIMIT 2"
@@ -193,7 +203,7 @@ async def test_ask_data_operation_returns_sql_and_rows(make) -> None:  # type: i
     assert "chart-view" not in answer.answer and "I will query" in answer.answer
 
 
-async def test_rest_stream_and_non_stream_carry_the_same_markup(make) -> None:  # type: ignore[no-untyped-def]
+async def test_rest_stream_and_non_stream_carry_the_same_markup(make) -> None:
     sql = "SELECT name FROM regions ORDER BY name"
     runtime, _ = make(sql_reply(sql), sql_reply(sql))
     body = {"messages": "Regions?", "chat_mode": "chat_data", "chat_param": DB}
@@ -202,7 +212,7 @@ async def test_rest_stream_and_non_stream_carry_the_same_markup(make) -> None:  
         streamed = await client.post("/api/v2/chat/completions", json={**body, "stream": True})
     text = check_chunks(parse_sse(streamed.text))
     assert text == whole["choices"][0]["message"]["content"]
-    markup = text[text.index("<chart-view"):]
+    markup = text[text.index("<chart-view") :]
     assert '"' not in markup.split('content="', 1)[1].rsplit('"', 1)[0]  # no raw quote inside the attribute
     [payload] = chart_views(text)
     assert payload["sql"] == sql and len(payload["data"]) == 5 and payload["type"] == "response_table"
@@ -223,7 +233,7 @@ async def test_real_qwen_model_answers_a_simple_question(tmp_path: Path) -> None
     assert list(artifact.result.rows[0]) == [expected]
 
 
-async def test_warm_up_reads_the_same_system_prompt_the_questions_get(make) -> None:  # type: ignore[no-untyped-def]
+async def test_warm_up_reads_the_same_system_prompt_the_questions_get(make) -> None:
     runtime, model = make("x", sql_reply("SELECT 1"), sql_reply("SELECT 2"))
     app = create_app(runtime, warm_up=True)
     async with app.router.lifespan_context(app):
@@ -243,10 +253,10 @@ async def test_the_model_slot_is_free_while_the_query_runs(settings: Settings, m
     query_running, finish_query = threading.Event(), threading.Event()
     real_run_sql = runtime.sql.run_sql
 
-    def held_run_sql(*args: object, **kwargs: object) -> QueryResult:
+    def held_run_sql(*args: Any, **kwargs: Any) -> QueryResult:
         query_running.set()
         assert finish_query.wait(60), "the test never let the query finish"
-        return real_run_sql(*args, **kwargs)  # type: ignore[arg-type]
+        return real_run_sql(*args, **kwargs)
 
     monkeypatch.setattr(runtime.sql, "run_sql", held_run_sql)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from pydantic import ValidationError
 
@@ -67,9 +66,9 @@ async def test_stream_yields_deltas_then_finish(runtime: Runtime) -> None:
 
 async def test_partial_answer_is_saved_when_the_client_leaves(runtime: Runtime) -> None:
     turn = await runtime.chat.start(ChatRequest(messages="hi", conv_uid="c-partial"))
-    stream = aiter(turn)
+    stream = turn.__aiter__()  # an async generator: it can be closed
     first = await anext(stream)
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     stored = runtime.conversations.history("c-partial", 10)
     assert [m.role for m in stored] == ["user", "assistant"]
     assert stored[1].content == first.delta
@@ -103,7 +102,9 @@ def test_nulls_mean_absent_and_max_new_tokens_wins() -> None:
 
 
 async def test_last_message_must_be_from_the_user(runtime: Runtime) -> None:
-    request = ChatRequest.model_validate({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})
+    request = ChatRequest.model_validate(
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    )
     with pytest.raises(InvalidInput) as info:
         await runtime.chat.start(request)
     assert info.value.field == "messages"
@@ -115,7 +116,7 @@ async def test_unavailable_mode_is_refused_before_streaming(runtime: Runtime) ->
     assert info.value.field == "chat_mode" and "chat_normal" in info.value.message
 
 
-async def test_gate_refuses_when_line_is_full(settings, scripted: ScriptedChatModel) -> None:  # type: ignore[no-untyped-def]
+async def test_gate_refuses_when_line_is_full(settings, scripted: ScriptedChatModel) -> None:
     rt = Runtime(settings.model_copy(update={"llm_max_parallel": 1, "llm_max_queue": 1}), chat_model=scripted)
     try:
         holders = [rt.llm.gate.admit(), rt.llm.gate.admit()]

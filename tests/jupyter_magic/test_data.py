@@ -1,5 +1,5 @@
-"""`%%dbgpt --db` (chat_data: text, then the artifact's SQL, DataFrame, chart) and `%%dbgpt --sql` (bound `{var}` parameters)
-in a real IPython shell, on the sample database, checked against sqlite3 directly."""
+"""`%%dbgpt --db` (chat_data: text, then the artifact's SQL, DataFrame, chart) and `%%dbgpt --sql` (bound `{var}`
+parameters) in a real IPython shell, on the sample database, checked against sqlite3 directly."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
@@ -28,7 +29,7 @@ from jupyter_magic import data
 from jupyter_magic.binding import bind_parameters
 from jupyter_magic.data import chart_figure
 from tests.jupyter_magic.test_magics import outputs, run, sharing
-from tests.jupyter_magic.test_magics import shell as shell  # noqa: F401  # the fixture
+from tests.jupyter_magic.test_magics import shell as shell  # the fixture
 from tests.scripted import ScriptedChatModel
 
 matplotlib.use("Agg")  # no window, whatever the machine's default backend
@@ -142,9 +143,7 @@ def test_placeholders_become_bound_parameters_and_values_stay_out_of_the_sql() -
 
 
 def test_doubled_braces_are_literal_and_comments_are_left_alone() -> None:
-    sql, params = bind_parameters(
-        "SELECT '{{\"a\": 1}}' AS j, {n} AS n -- the customer's {note}\n/* {x} */", {"n": 1}
-    )
+    sql, params = bind_parameters("SELECT '{{\"a\": 1}}' AS j, {n} AS n -- the customer's {note}\n/* {x} */", {"n": 1})
     assert sql == "SELECT '{\"a\": 1}' AS j, :n AS n -- the customer's {note}\n/* {x} */"
     assert params == {"n": 1}
 
@@ -211,8 +210,8 @@ def test_time_series_answer_draws_a_line_chart(
     (axes,) = figure.axes
     lines = axes.get_lines()
     assert [line.get_label() for line in lines] == ["orders", "buyers"]
-    assert list(lines[0].get_ydata()) == expected["orders"].tolist()
-    assert list(lines[1].get_xdata()) == expected["month"].tolist() and expected["month"][0] == "2024-01"
+    assert np.asarray(lines[0].get_ydata()).tolist() == expected["orders"].tolist()
+    assert np.asarray(lines[1].get_xdata()).tolist() == expected["month"].tolist() and expected["month"][0] == "2024-01"
     (picture,) = images(ip)
     assert picture.startswith(b"\x89PNG")
 
@@ -266,7 +265,9 @@ def test_bound_values_are_data_not_sql(
 
     monkeypatch.setattr(SqlExecutor, "run_sql", recording)
     ip.user_ns["city"] = city
-    assert run(ip, f"%%dbgpt --sql --db {SAMPLE_DB_NAME} --out rows\nSELECT * FROM customers WHERE city = {{city}}").success
+    assert run(
+        ip, f"%%dbgpt --sql --db {SAMPLE_DB_NAME} --out rows\nSELECT * FROM customers WHERE city = {{city}}"
+    ).success
     expected = frame_of(db, "SELECT * FROM customers WHERE city = ?", (city,))
     pd.testing.assert_frame_equal(ip.user_ns["rows"], expected)
     assert len(expected) == (0 if "'" in city else 9)
@@ -280,7 +281,8 @@ def test_a_list_expands_to_an_in_list(ip: InteractiveShell, serve: Any, db: sqli
     cell = "SELECT name, city FROM customers WHERE city IN {cities} AND signup_date >= {since} ORDER BY name"
     assert run(ip, f"%%dbgpt --sql --db {SAMPLE_DB_NAME} --out rows\n{cell}").success
     expected = frame_of(
-        db, "SELECT name, city FROM customers WHERE city IN (?, ?) AND signup_date >= ? ORDER BY name",
+        db,
+        "SELECT name, city FROM customers WHERE city IN (?, ?) AND signup_date >= ? ORDER BY name",
         ("Paris", "Tokyo", "2020-01-01"),
     )
     pd.testing.assert_frame_equal(ip.user_ns["rows"], expected)
@@ -291,15 +293,18 @@ def test_limit_cuts_the_rows_with_a_note(ip: InteractiveShell, serve: Any) -> No
     serve()
     assert run(ip, f"%%dbgpt --sql --db {SAMPLE_DB_NAME} --limit 5 --out rows\nSELECT * FROM orders").success
     assert len(ip.user_ns["rows"]) == 5
-    table, note = outputs(ip)
+    _table, note = outputs(ip)
     assert note["data"]["text/plain"] == "showing 5 rows (truncated at 5)"
 
 
 @pytest.mark.parametrize(
     ("options", "sql", "message"),
     [
-        (f"--db {SAMPLE_DB_NAME}", "SELECT * FROM customers WHERE city IN {towns} AND id = {oid}",
-         "undefined variables in the SQL: towns, oid"),
+        (
+            f"--db {SAMPLE_DB_NAME}",
+            "SELECT * FROM customers WHERE city IN {towns} AND id = {oid}",
+            "undefined variables in the SQL: towns, oid",
+        ),
         (f"--db {SAMPLE_DB_NAME}", "DELETE FROM customers", "DELETE is not allowed on a read-only datasource"),
         (f"--db {SAMPLE_DB_NAME}", "SELECT 1; DROP TABLE customers", "exactly one SQL statement is allowed"),
         (f"--db {SAMPLE_DB_NAME} --limit 0", "SELECT 1", "limit must be at least 1"),
@@ -309,8 +314,13 @@ def test_limit_cuts_the_rows_with_a_note(ip: InteractiveShell, serve: Any) -> No
     ],
 )
 def test_sql_refusals_are_short_usage_errors(
-    ip: InteractiveShell, serve: Any, db: sqlite3.Connection, capsys: pytest.CaptureFixture[str],
-    options: str, sql: str, message: str,
+    ip: InteractiveShell,
+    serve: Any,
+    db: sqlite3.Connection,
+    capsys: pytest.CaptureFixture[str],
+    options: str,
+    sql: str,
+    message: str,
 ) -> None:
     serve()
     assert message in usage_error(ip, f"%%dbgpt --sql {options}\n{sql}", capsys)
@@ -343,7 +353,8 @@ def test_pie_and_scatter_charts_and_none_for_a_table() -> None:
     assert pie is not None and [t.get_text() for t in pie.axes[0].texts[:3]] == ["web", "phone", "store"]
     points = pd.DataFrame({"price": [1.0, 2.0, 3.0], "sold": [30, 20, 10]})
     scatter = chart_figure(SCATTER, points)
-    assert scatter is not None and scatter.axes[0].collections[0].get_offsets().tolist() == [[1, 30], [2, 20], [3, 10]]
+    assert scatter is not None
+    assert np.asarray(scatter.axes[0].collections[0].get_offsets()).tolist() == [[1, 30], [2, 20], [3, 10]]
     assert chart_figure(TABLE, shares) is None and chart_figure(LINE, shares.iloc[:0]) is None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -88,7 +89,7 @@ def test_answer_streams_into_one_display_updated_in_place(shell: InteractiveShel
     assert not first["update"] and first["data"]["text/markdown"] == PLACEHOLDER
     assert len(updates) >= 3 and all(u["update"] and u["transient"]["display_id"] == display_id for u in updates)
     texts = [u["data"]["text/markdown"] for u in updates]
-    assert all(len(a) < len(b) and b.startswith(a) for a, b in zip(texts, texts[1:]))  # grew piece by piece
+    assert all(len(a) < len(b) and b.startswith(a) for a, b in itertools.pairwise(texts))  # grew piece by piece
     assert texts[-1] == "Hello there friend" == updates[-1]["data"]["text/plain"]
     assert shell.user_ns["_dbgpt"] == "Hello there friend"
 
@@ -106,7 +107,7 @@ def test_same_conv_name_continues_the_conversation(
     run(shell, "%%dbgpt\nWhat is my cat called?")
     assert scripted.texts(1)[1:] == ["My cat is called Tom.", "Hello there friend", "What is my cat called?"]
     assert scripted.texts(2)[1:] == ["What is my cat called?"]  # no --conv: a new conversation
-    assert [m.content for m in shared.conversations.history("trip", 10)][0] == "My cat is called Tom."
+    assert shared.conversations.history("trip", 10)[0].content == "My cat is called Tom."
 
 
 @pytest.mark.parametrize(
@@ -178,14 +179,12 @@ def test_an_empty_answer_says_so(shell: InteractiveShell, settings: Settings) ->
     assert outputs(shell)[-1]["data"]["text/markdown"] == "*(empty answer)*" and shell.user_ns["_dbgpt"] == ""
 
 
-def test_interrupting_a_cell_stops_the_answer_and_keeps_the_part(
-    shell: InteractiveShell, settings: Settings
-) -> None:
+def test_interrupting_a_cell_stops_the_answer_and_keeps_the_part(shell: InteractiveShell, settings: Settings) -> None:
     model = StallingModel(messages=iter([]), started=threading.Event())
 
     def interrupt_when_streaming() -> None:  # what Jupyter's "Interrupt kernel" does
         if model.started.wait(10):
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     threading.Thread(target=interrupt_when_streaming, daemon=True).start()
     with shared_model(settings, model) as runtime:

@@ -47,6 +47,7 @@ def test_an_agents_usual_sequence(tools: dict[str, BaseTool], sample_runtime: Ru
     catalog = sqlite3.connect(path).execute(
         "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
     )
+    assert isinstance(listed.content, str)
     assert sorted(name.strip() for name in listed.content.split(",")) == sorted(row[0] for row in catalog)
     schema = tools["sql_db_schema"].invoke(call("sql_db_schema", {"table_names": "customers, orders"}))
     assert "CREATE TABLE customers" in schema.content and "CREATE TABLE orders" in schema.content

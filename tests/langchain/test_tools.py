@@ -50,7 +50,7 @@ def chat_tool(runtime: Runtime) -> BaseTool:
 def test_one_tool_per_operation_with_its_schema() -> None:
     tools = DbgptToolkit().get_tools()
     assert [tool.name for tool in tools] == [operation.name for operation in OPERATIONS]
-    for tool, operation in zip(tools, OPERATIONS):
+    for tool, operation in zip(tools, OPERATIONS, strict=True):
         assert tool.description == operation.description and tool.args_schema is operation.args_model
         assert tool.metadata == {
             "read_only": operation.read_only,
@@ -75,7 +75,9 @@ async def test_ainvoke_runs_on_the_shared_loop(runtime: Runtime) -> None:
         loops.append(asyncio.get_running_loop())
         return await CHAT.invoke(rt, args, progress)
 
-    tool = operation_tool(Operation("probe", "Probe", "Records its loop.", ChatArgs, ChatResult, lambda rt: rt, record_loop), runtime)
+    tool = operation_tool(
+        Operation("probe", "Probe", "Records its loop.", ChatArgs, ChatResult, lambda rt: rt, record_loop), runtime
+    )
     message = await tool.ainvoke(call("probe", {"question": "Say hello."}))
     assert chat_result(message).content == "Hello there friend"
     assert loops == [background_loop()] and loops[0] is not asyncio.get_running_loop()
@@ -101,14 +103,19 @@ def test_core_refusal_is_the_tool_output_with_error_status(runtime: Runtime) -> 
 
 @pytest.mark.parametrize(
     ("args", "field"),
-    [({}, "question"), ({"question": ""}, "question"), ({"question": "hi", "temperature": 5}, "temperature"),
-     ({"question": "hi", "chat_mode": "chat_nonsense"}, "chat_mode")],
+    [
+        ({}, "question"),
+        ({"question": ""}, "question"),
+        ({"question": "hi", "temperature": 5}, "temperature"),
+        ({"question": "hi", "chat_mode": "chat_nonsense"}, "chat_mode"),
+    ],
 )
 def test_bad_arguments_are_refused_before_the_model_runs(
     chat_tool: BaseTool, scripted: ScriptedChatModel, args: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(ValidationError):
-        chat_tool.args_schema.model_validate(args)  # type: ignore[union-attr]
+        ChatArgs.model_validate(args)  # the tool's args_schema
+    assert chat_tool.args_schema is ChatArgs
     message = chat_tool.invoke(call("chat", args))
     assert message.status == "error" and message.content.startswith(f"invalid arguments: {field}: ")
     assert not scripted.calls
@@ -128,8 +135,15 @@ def test_an_operation_returning_data_hands_over_its_result_as_artifact(runtime: 
     class NoArgs(BaseModel):
         pass
 
-    rows = QueryResult(columns=["n"], rows=[[1], [2]], row_count=2, truncated=False, limit_applied=100,
-                       elapsed_ms=1.0, sql="SELECT n FROM t")
+    rows = QueryResult(
+        columns=["n"],
+        rows=[[1], [2]],
+        row_count=2,
+        truncated=False,
+        limit_applied=100,
+        elapsed_ms=1.0,
+        sql="SELECT n FROM t",
+    )
 
     async def query(rt: Runtime, args: NoArgs, progress: object) -> QueryResult:
         return rows

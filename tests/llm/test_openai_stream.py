@@ -11,13 +11,15 @@ import json
 import re
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
 
 import benchmarks.fake_upstream as upstream
 from dbgpt_tools.aio import run_sync
-from dbgpt_tools.errors import Busy, InvalidInput, Upstream
+from dbgpt_tools.chat.models import ChatChunk
+from dbgpt_tools.errors import Busy, DbgptError, InvalidInput, Upstream
 from dbgpt_tools.llm.loop_sessions import LoopSessions
 from dbgpt_tools.llm.openai_stream import OpenAIStream, is_loopback
 from tests.live import live_server
@@ -29,11 +31,13 @@ def base_url() -> Iterator[str]:
         yield f"{url}/v1"
 
 
-async def chunks(base_url: str, tokens: int) -> list:  # type: ignore[type-arg]
+async def chunks(base_url: str, tokens: int) -> list[ChatChunk]:
     stream = OpenAIStream(base_url, "key", "fake", timeout=30)
     try:
-        return [chunk async for chunk in stream.astream([{"role": "user", "content": "go"}], temperature=None,
-                                                         max_tokens=tokens)]
+        return [
+            chunk
+            async for chunk in stream.astream([{"role": "user", "content": "go"}], temperature=None, max_tokens=tokens)
+        ]
     finally:
         await stream.aclose()
 
@@ -45,7 +49,8 @@ async def test_a_flood_is_relayed_in_few_chunks_with_the_first_token_alone(base_
     assert text == "".join(f" tok{i}" for i in range(2000))
     assert got[0].delta == " tok0"  # time to first token is never traded for batching
     assert len(got) < 2000 / 4  # the reader gets batches, not one event per token
-    assert got[-1].finish_reason == "stop" and got[-1].usage.completion_tokens == 2000
+    usage = got[-1].usage
+    assert got[-1].finish_reason == "stop" and usage is not None and usage.completion_tokens == 2000
 
 
 @pytest.mark.anyio
@@ -71,9 +76,11 @@ def _chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-def json_reply(status: int, body: dict) -> bytes:  # type: ignore[type-arg]
+def json_reply(status: int, body: dict[str, Any]) -> bytes:
     data = json.dumps(body).encode()
-    return f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {len(data)}\r\n\r\n".encode() + data
+    return (
+        f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {len(data)}\r\n\r\n".encode() + data
+    )
 
 
 def token(text: str) -> str:
@@ -113,7 +120,7 @@ async def raw_upstream(answer: Callable[[int], Reply | None]) -> AsyncIterator[t
         yield f"http://127.0.0.1:{port}/v1", seen
 
 
-async def collect(base_url: str, timeout: float = 30) -> list:  # type: ignore[type-arg]
+async def collect(base_url: str, timeout: float = 30) -> list[ChatChunk]:
     stream = OpenAIStream(base_url, "key", "fake", timeout=timeout)
     got = []
     try:
@@ -134,7 +141,7 @@ async def collect(base_url: str, timeout: float = 30) -> list:  # type: ignore[t
         (503, Upstream, "answered HTTP 503: slow down"),
     ],
 )
-async def test_a_refusal_is_mapped_with_its_message(status: int, kind: type, words: str) -> None:
+async def test_a_refusal_is_mapped_with_its_message(status: int, kind: type[DbgptError], words: str) -> None:
     async with raw_upstream(lambda n: (json_reply(status, {"error": {"message": "slow down"}}), False)) as (url, _):
         with pytest.raises(kind) as raised:
             await collect(url)
@@ -143,7 +150,7 @@ async def test_a_refusal_is_mapped_with_its_message(status: int, kind: type, wor
 
 @pytest.mark.anyio
 async def test_a_connection_closed_mid_answer_is_an_upstream_error_after_the_tokens_so_far() -> None:
-    got: list = []  # type: ignore[type-arg]
+    got: list[ChatChunk] = []
     async with raw_upstream(lambda n: (sse_reply(token("partial"), end=False), True)) as (url, _):
         stream = OpenAIStream(url, "key", "fake", timeout=30)
         with pytest.raises(Upstream, match="closed the connection mid-answer"):
@@ -175,8 +182,9 @@ async def test_a_kept_alive_connection_the_server_dropped_is_retried_once_on_a_n
         stream = OpenAIStream(url, "key", "fake", timeout=30)
         try:
             for _ in range(2):
-                got = [c async for c in stream.astream([{"role": "user", "content": "go"}], temperature=None,
-                                                       max_tokens=9)]
+                got = [
+                    c async for c in stream.astream([{"role": "user", "content": "go"}], temperature=None, max_tokens=9)
+                ]
                 assert [c.delta for c in got[:-1]] == ["ok"] and got[-1].finish_reason == "stop"
         finally:
             await stream.aclose()
@@ -184,6 +192,7 @@ async def test_a_kept_alive_connection_the_server_dropped_is_retried_once_on_a_n
 
 
 # --- one client, several event loops -------------------------------------------------------------------------
+
 
 def test_one_client_serves_successive_event_loops_and_closes_with_each(
     base_url: str, caplog: pytest.LogCaptureFixture
@@ -215,6 +224,7 @@ def test_sessions_on_a_loop_in_another_thread_are_closed_from_synchronous_code()
 
 
 # --- proxies from the environment ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("url", "loopback"),

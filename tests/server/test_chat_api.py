@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 
@@ -57,13 +58,25 @@ async def test_incremental_false_sends_the_text_so_far(api: httpx.AsyncClient) -
     response = await api.post(URL, json={"messages": "Hi", "stream": True, "incremental": False})
     texts = [c["choices"][0]["delta"]["content"] for c in parse_sse(response.text)[:-1]]
     assert texts[-1] == "Hello there friend"
-    assert all(later.startswith(earlier) for earlier, later in zip(texts, texts[1:], strict=False))
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(texts))
 
 
 async def test_dbgpt_client_style_nulls_are_accepted(api: httpx.AsyncClient) -> None:
-    body = {"model": "m", "messages": "Hi", "temperature": None, "chat_mode": None, "conv_uid": None,
-            "max_new_tokens": None, "chat_param": None, "user_name": None, "sys_code": None, "span_id": None,
-            "incremental": True, "enable_vis": True, "stream": False}
+    body = {
+        "model": "m",
+        "messages": "Hi",
+        "temperature": None,
+        "chat_mode": None,
+        "conv_uid": None,
+        "max_new_tokens": None,
+        "chat_param": None,
+        "user_name": None,
+        "sys_code": None,
+        "span_id": None,
+        "incremental": True,
+        "enable_vis": True,
+        "stream": False,
+    }
     response = await api.post(URL, json=body)
     assert response.status_code == 200, response.text
 
@@ -76,8 +89,11 @@ async def test_same_conv_uid_carries_history_over_rest(api: httpx.AsyncClient, s
 
 @pytest.mark.parametrize(
     ("headers", "reason"),
-    [({}, "missing API key"), ({"Authorization": "Bearer nope"}, "invalid API key"),
-     ({"Authorization": "Basic dGVzdC1rZXk="}, "missing API key")],
+    [
+        ({}, "missing API key"),
+        ({"Authorization": "Bearer nope"}, "invalid API key"),
+        ({"Authorization": "Basic dGVzdC1rZXk="}, "missing API key"),
+    ],
 )
 @pytest.mark.parametrize("path", [URL, "/mcp"])
 async def test_wrong_or_missing_key_is_401_envelope(
@@ -150,7 +166,7 @@ async def test_full_line_is_429_with_retry_after(api: httpx.AsyncClient, runtime
     assert "busy" in response.json()["err_msg"]
 
 
-async def test_failure_mid_stream_is_an_error_event_then_done(settings) -> None:  # type: ignore[no-untyped-def]
+async def test_failure_mid_stream_is_an_error_event_then_done(settings) -> None:
     runtime = Runtime(settings, chat_model=BrokenStreamModel.replying("unused"))
     try:
         async for client in _client(runtime):
@@ -166,6 +182,7 @@ async def test_failure_mid_stream_is_an_error_event_then_done(settings) -> None:
 async def test_oversized_body_is_413_envelope(api: httpx.AsyncClient) -> None:
     from server.requests import MAX_BODY_BYTES
 
-    response = await api.post(URL, content=b'{"messages": "' + b"x" * MAX_BODY_BYTES + b'"}',
-                              headers={"Content-Type": "application/json"})
+    response = await api.post(
+        URL, content=b'{"messages": "' + b"x" * MAX_BODY_BYTES + b'"}', headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413 and response.json()["success"] is False

@@ -10,8 +10,9 @@ import pytest
 from server.cli import main
 
 
-def test_serve_refuses_a_public_address_without_api_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_serve_refuses_a_public_address_without_api_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("DBGPT_DATA_DIR", str(tmp_path))
     started: list[object] = []
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append(args))

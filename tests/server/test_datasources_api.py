@@ -95,8 +95,19 @@ def refused(response: httpx.Response, status: int, code: str, *words: str) -> st
 async def test_crud_round_trip_with_integer_ids_and_masked_password(
     api: httpx.AsyncClient, sample_runtime: Runtime, shop: str, recorder: Recorder
 ) -> None:
-    created = ok(await api.post(BASE, json={"db_name": "shop", "db_type": "SQLite", "db_path": shop,
-                                           "db_pwd": SECRET, "comment": "toy shop", "db_host": None}))
+    created = ok(
+        await api.post(
+            BASE,
+            json={
+                "db_name": "shop",
+                "db_type": "SQLite",
+                "db_path": shop,
+                "db_pwd": SECRET,
+                "comment": "toy shop",
+                "db_host": None,
+            },
+        )
+    )
     assert isinstance(created["id"], int) and created["db_type"] == "sqlite" and created["db_pwd"] == "******"
     assert created["read_only"] is True and created["comment"] == "toy shop"
     ds_id = created["id"]
@@ -160,20 +171,33 @@ async def test_bad_bodies_are_400_naming_the_field(api: httpx.AsyncClient) -> No
     refused(await api.post(BASE, content=b"{nope", headers={"Content-Type": "application/json"}), 400, "E0001", "body")
     refused(await api.post(BASE, json={"db_type": "sqlite"}), 400, "E0001", "db_name")
     refused(await api.post(BASE, json={"db_name": "x", "db_type": "mysql"}), 400, "E0001", "db_host")
-    refused(await api.post(BASE, json={"db_name": "x", "db_type": "mysql", "db_host": "h", "db_port": 70000}),
-            400, "E0001", "db_port")
+    refused(
+        await api.post(BASE, json={"db_name": "x", "db_type": "mysql", "db_host": "h", "db_port": 70000}),
+        400,
+        "E0001",
+        "db_port",
+    )
 
 
 ROUTES = [
-    ("GET", BASE), ("POST", BASE), ("PUT", BASE), ("GET", f"{BASE}/1"), ("DELETE", f"{BASE}/1"),
-    ("POST", f"{BASE}/test-connection"), ("GET", f"{BASE}/1/test-connection"), ("POST", f"{BASE}/1/query"),
+    ("GET", BASE),
+    ("POST", BASE),
+    ("PUT", BASE),
+    ("GET", f"{BASE}/1"),
+    ("DELETE", f"{BASE}/1"),
+    ("POST", f"{BASE}/test-connection"),
+    ("GET", f"{BASE}/1/test-connection"),
+    ("POST", f"{BASE}/1/query"),
     ("GET", f"{BASE}/1/schema"),
 ]
 
 
 async def test_every_route_needs_the_key(api: httpx.AsyncClient, sample_runtime: Runtime) -> None:
     for method, path in ROUTES:
-        for headers, reason in (({"Authorization": ""}, "missing API key"), ({"Authorization": "Bearer no"}, "invalid")):
+        for headers, reason in (
+            ({"Authorization": ""}, "missing API key"),
+            ({"Authorization": "Bearer no"}, "invalid"),
+        ):
             response = await api.request(method, path, json={"sql": "SELECT 1", "db_name": "x"}, headers=headers)
             refused(response, 401, "401", reason)
     assert [d.db_name for d in sample_runtime.datasources.list()] == [SAMPLE_DB_NAME]
@@ -211,20 +235,29 @@ async def test_schema_whole_ranked_and_refused(api: httpx.AsyncClient) -> None:
     assert whole["datasource"] == SAMPLE_DB_NAME and whole["dialect"] == "sqlite"
     assert {"orders", "customers", "products"} <= set(whole["tables"])
     assert "CREATE TABLE orders" in whole["schema_text"]
-    ranked = ok(await api.get(f"{BASE}/{SAMPLE_DB_NAME}/schema",
-                              params={"question": "Which payment methods are used?", "max_tokens": "300"}))
+    ranked = ok(
+        await api.get(
+            f"{BASE}/{SAMPLE_DB_NAME}/schema",
+            params={"question": "Which payment methods are used?", "max_tokens": "300"},
+        )
+    )
     assert ranked["tables"] == whole["tables"]
     assert "payments" in ranked["schema_text"] and len(ranked["schema_text"]) < len(whole["schema_text"])
     for bad in ("5", "many"):
-        refused(await api.get(f"{BASE}/{SAMPLE_DB_NAME}/schema", params={"max_tokens": bad}), 400, "E0001", "max_tokens")
+        refused(
+            await api.get(f"{BASE}/{SAMPLE_DB_NAME}/schema", params={"max_tokens": bad}), 400, "E0001", "max_tokens"
+        )
     refused(await api.get(f"{BASE}/nowhere/schema"), 404, "E0003", "nowhere")
 
 
 async def test_test_connection_without_saving(api: httpx.AsyncClient, shop: str) -> None:
     status = ok(await api.post(f"{BASE}/test-connection", json={"db_name": "t", "db_type": "sqlite", "db_path": shop}))
     assert status["ok"] is True and status["version"] and status["db_name"] == "t"
-    missing = ok(await api.post(f"{BASE}/test-connection",
-                                json={"db_name": "t", "db_type": "sqlite", "db_path": "missing.sqlite"}))
+    missing = ok(
+        await api.post(
+            f"{BASE}/test-connection", json={"db_name": "t", "db_type": "sqlite", "db_path": "missing.sqlite"}
+        )
+    )
     assert missing["ok"] is False and "does not exist" in missing["error"]
     by_name = ok(await api.get(f"{BASE}/{SAMPLE_DB_NAME}/test-connection"))
     assert by_name["ok"] is True and by_name["db_type"] == "sqlite"
@@ -247,24 +280,36 @@ async def test_routes_are_in_the_openapi_document(api: httpx.AsyncClient) -> Non
 # --- PostgreSQL -----------------------------------------------------------------------------------------------
 
 
-async def test_postgres_crud_and_query(
-    api: httpx.AsyncClient, pg_url: dict[str, object], recorder: Recorder
-) -> None:
+async def test_postgres_crud_and_query(api: httpx.AsyncClient, pg_url: dict[str, object], recorder: Recorder) -> None:
     password = str(pg_url["password"])
-    fields = {"db_name": pg_url["database"], "db_type": "postgresql", "db_host": pg_url["host"],
-              "db_port": pg_url["port"], "db_user": pg_url["user"], "db_pwd": password}  # fmt: skip
+    fields = {
+        "db_name": pg_url["database"],
+        "db_type": "postgresql",
+        "db_host": pg_url["host"],
+        "db_port": pg_url["port"],
+        "db_user": pg_url["user"],
+        "db_pwd": password,
+    }
     created = ok(await api.post(BASE, json=fields))
     ds_id = created["id"]
     try:
         assert created["db_pwd"] == ("******" if password else "")
         status = ok(await api.get(f"{BASE}/{ds_id}/test-connection"))
         assert status["ok"] is True and status["version"].startswith("PostgreSQL")
-        rows = ok(await api.post(f"{BASE}/{ds_id}/query", json={"sql": "SELECT generate_series(1, 5) AS n", "limit": 2}))
+        rows = ok(
+            await api.post(f"{BASE}/{ds_id}/query", json={"sql": "SELECT generate_series(1, 5) AS n", "limit": 2})
+        )
         assert rows["columns"] == ["n"] and rows["rows"] == [[1], [2]] and rows["truncated"] is True
-        by_name = ok(await api.post(f"{BASE}/{pg_url['database']}/query", json={"sql": "SELECT current_database() AS d"}))
+        by_name = ok(
+            await api.post(f"{BASE}/{pg_url['database']}/query", json={"sql": "SELECT current_database() AS d"})
+        )
         assert by_name["rows"] == [[pg_url["database"]]]
-        refused(await api.post(f"{BASE}/{ds_id}/query", json={"sql": "CREATE TABLE dbgpt_api_pwned (a int)"}),
-                403, "E0003", "read-only")
+        refused(
+            await api.post(f"{BASE}/{ds_id}/query", json={"sql": "CREATE TABLE dbgpt_api_pwned (a int)"}),
+            403,
+            "E0003",
+            "read-only",
+        )
         updated = ok(await api.put(BASE, json={**created, "comment": "pg"}))
         assert updated["comment"] == "pg" and ok(await api.get(f"{BASE}/{ds_id}")) == updated
         assert ok(await api.get(f"{BASE}/{ds_id}/test-connection"))["ok"] is True  # masked password kept

@@ -23,8 +23,10 @@ def client_python() -> Path:
     python = CLIENT_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(CLIENT_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *CLIENT_PACKAGES],
-                       check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *CLIENT_PACKAGES],
+            check=True,
+        )
     return python
 
 
@@ -37,8 +39,12 @@ def test_official_client_chats_and_manages_datasources(settings: Settings) -> No
     sqlite3.connect(database).execute("CREATE TABLE t (a INTEGER)").connection.commit()
     try:
         with live_server(create_app(runtime)) as url:
-            run = subprocess.run([str(client_python()), str(CHECK), f"{url}/api/v2", "test-key", str(database)],
-                                 capture_output=True, text=True, timeout=300)
+            run = subprocess.run(
+                [str(client_python()), str(CHECK), f"{url}/api/v2", "test-key", str(database)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
     finally:
         runtime.close()
     assert run.returncode == 0, run.stdout + run.stderr[-2000:]

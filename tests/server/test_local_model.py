@@ -28,11 +28,13 @@ def test_openai_sdk_non_stream_and_stream(base_url: str, local_runtime: Runtime)
     answer = client.chat.completions.create(
         model="anything", messages=[{"role": "user", "content": "Say hello."}], extra_body={"chat_mode": "chat_normal"}
     )
-    assert answer.choices[0].message.content.strip()
+    assert (answer.choices[0].message.content or "").strip()
     assert answer.model == "smollm2-135m"
     assert answer.usage is not None and answer.usage.completion_tokens > 0
     stream = client.chat.completions.create(
-        model="anything", messages=[{"role": "user", "content": "Say hello."}], stream=True,
+        model="anything",
+        messages=[{"role": "user", "content": "Say hello."}],
+        stream=True,
         extra_body={"chat_mode": "chat_normal", "conv_uid": answer.id},
     )
     pieces = [chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices]

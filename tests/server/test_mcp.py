@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import httpx
 import httpx2
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import TextContent
 
 from dbgpt_tools.operations import OPERATIONS
 from dbgpt_tools.runtime import Runtime
@@ -41,6 +42,7 @@ async def test_tools_come_from_the_catalogue_with_annotations(runtime: Runtime) 
     for operation in OPERATIONS:
         tool = tools[operation.name]
         assert tool.description == operation.description
+        assert tool.annotations is not None
         assert tool.annotations.read_only_hint is operation.read_only
         assert tool.annotations.destructive_hint is operation.destructive
         assert set(tool.input_schema["properties"]) == set(operation.args_model.model_fields)
@@ -81,10 +83,12 @@ async def test_chat_tool_reports_progress_as_text_arrives(runtime: Runtime) -> N
         ("chat", {"question": "hi", "chat_mode": "chat_flow"}, "chat_mode"),
     ],
 )
-async def test_refusals_are_tool_errors(runtime: Runtime, name: str, arguments: dict, expected: str) -> None:
+async def test_refusals_are_tool_errors(
+    runtime: Runtime, name: str, arguments: dict[str, object], expected: str
+) -> None:
     async with Client(build_mcp_server(runtime)) as client:
         result = await client.call_tool(name, arguments)
-    assert result.is_error
+    assert result.is_error and isinstance(result.content[0], TextContent)
     assert expected in result.content[0].text
 
 
@@ -98,15 +102,22 @@ async def test_streamable_http_without_key_is_refused(base_url: str) -> None:
     response = httpx.post(f"{base_url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     assert response.status_code == 401
     assert response.json()["err_code"] == "401"
-    with pytest.raises(Exception):  # the client cannot even start a session
+    refused = pytest.RaisesGroup(pytest.RaisesExc(MCPError, match="error response"), flatten_subgroups=True)
+    with refused:  # the client cannot even start a session
         async with _http(base_url, "wrong-key") as client:
             await client.list_tools()
 
 
 @pytest.mark.local_model
-async def test_stdio_server_answers_with_the_real_local_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "DBGPT_DATA_DIR": str(tmp_path), "DBGPT_LOCAL_MODEL": "smollm2-135m",
-           "DBGPT_MODEL_DIR": str(MODEL_DIR), "DBGPT_MAX_NEW_TOKENS": "24", "DBGPT_LOCAL_CTX": "2048"}
+async def test_stdio_server_answers_with_the_real_local_model(tmp_path) -> None:
+    env = {
+        **os.environ,
+        "DBGPT_DATA_DIR": str(tmp_path),
+        "DBGPT_LOCAL_MODEL": "smollm2-135m",
+        "DBGPT_MODEL_DIR": str(MODEL_DIR),
+        "DBGPT_MAX_NEW_TOKENS": "24",
+        "DBGPT_LOCAL_CTX": "2048",
+    }
     params = StdioServerParameters(command=sys.executable, args=["-m", "server", "mcp"], env=env)
     async with Client(params) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}

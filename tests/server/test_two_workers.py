@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,8 +31,12 @@ def server_process(env: dict[str, str], *args: str) -> Iterator[tuple[str, int]]
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--port", str(port), *args],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
+    errors = process.stderr
+    assert errors is not None
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -42,13 +47,13 @@ def server_process(env: dict[str, str], *args: str) -> Iterator[tuple[str, int]]
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                raise RuntimeError(f"server did not start: {errors.read().decode()[-2000:]}")
             time.sleep(0.1)
         yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=15)
-        process.stderr.close()  # type: ignore[union-attr]
+        errors.close()
 
 
 def worker_pids(parent: int) -> list[int]:
@@ -93,43 +98,58 @@ def test_conversation_continues_on_another_worker(tmp_path: Path, metadata_url: 
         }
         first, _ = stack.enter_context(server_process({**shared, "DBGPT_DATA_DIR": str(tmp_path / "a")}))
         second, _ = stack.enter_context(server_process({**shared, "DBGPT_DATA_DIR": str(tmp_path / "b")}))
-        turn1 = httpx.post(f"{first}/api/v2/chat/completions", json={"messages": "My code word is heron."},
-                           headers=AUTH, timeout=30).json()
-        response = httpx.post(f"{second}/api/v2/chat/completions",
-                              json={"messages": "What is my code word?", "conv_uid": turn1["id"], "stream": True},
-                              headers={"Authorization": "Bearer k2"}, timeout=30)
+        turn1 = httpx.post(
+            f"{first}/api/v2/chat/completions", json={"messages": "My code word is heron."}, headers=AUTH, timeout=30
+        ).json()
+        response = httpx.post(
+            f"{second}/api/v2/chat/completions",
+            json={"messages": "What is my code word?", "conv_uid": turn1["id"], "stream": True},
+            headers={"Authorization": "Bearer k2"},
+            timeout=30,
+        )
         created, listed, rows = _datasource_shared(tmp_path / "dbs" / "birds.sqlite", first, second)
     assert created["success"] and created["data"]["db_pwd"] == ""
     assert [source["db_name"] for source in listed["data"]] == ["birds"]
     assert rows["data"]["rows"] == [["heron"], ["kestrel"]]
     assert response.status_code == 200
     assert "Reply 2" in response.text
-    assert fake.messages(1)[1:] == [("user", "My code word is heron."), ("assistant", "Reply 1"),
-                                    ("user", "What is my code word?")]
+    assert fake.messages(1)[1:] == [
+        ("user", "My code word is heron."),
+        ("assistant", "Reply 1"),
+        ("user", "What is my code word?"),
+    ]
     assert fake.requests[1]["stream"] is True
 
 
-def _datasource_shared(path: Path, first: str, second: str) -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
+def _datasource_shared(path: Path, first: str, second: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Register a SQLite file on the first worker; list and query it on the second."""
     path.parent.mkdir()
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE birds (name TEXT)")
         conn.executemany("INSERT INTO birds VALUES (?)", [("heron",), ("kestrel",)])
     base = "/api/v2/serve/datasources"
-    created = httpx.post(f"{first}{base}", json={"db_name": "birds", "db_type": "sqlite", "db_path": str(path)},
-                         headers=AUTH, timeout=30).json()
+    created = httpx.post(
+        f"{first}{base}", json={"db_name": "birds", "db_type": "sqlite", "db_path": str(path)}, headers=AUTH, timeout=30
+    ).json()
     listed = httpx.get(f"{second}{base}", headers=AUTH, timeout=30).json()
-    rows = httpx.post(f"{second}{base}/birds/query", json={"sql": "SELECT name FROM birds ORDER BY name"},
-                      headers=AUTH, timeout=30).json()
+    rows = httpx.post(
+        f"{second}{base}/birds/query", json={"sql": "SELECT name FROM birds ORDER BY name"}, headers=AUTH, timeout=30
+    ).json()
     return created, listed, rows
 
 
 def test_serve_workers_share_the_port_and_the_conversations(tmp_path: Path) -> None:
     fake = FakeOpenAI()
-    env = {"DBGPT_DATA_DIR": str(tmp_path), "DBGPT_API_KEYS": "k1", "DBGPT_LLM_BACKEND": "openai",
-           "DBGPT_SAMPLE_DB": "false"}  # fmt: skip
-    with live_server(fake.app) as upstream, server_process({**env, "DBGPT_LLM_BASE_URL": f"{upstream}/v1"},
-                                                           "--workers", "3") as (url, server):
+    env = {
+        "DBGPT_DATA_DIR": str(tmp_path),
+        "DBGPT_API_KEYS": "k1",
+        "DBGPT_LLM_BACKEND": "openai",
+        "DBGPT_SAMPLE_DB": "false",
+    }
+    with (
+        live_server(fake.app) as upstream,
+        server_process({**env, "DBGPT_LLM_BASE_URL": f"{upstream}/v1"}, "--workers", "3") as (url, server),
+    ):
         assert len(worker_pids(server)) == 3
         conv_uid = None
         for turn in range(6):  # a new connection each time: any worker may take it

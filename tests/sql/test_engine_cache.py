@@ -7,13 +7,15 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import exc, text
+from sqlalchemy import Engine, exc, text
 
 from dbgpt_tools.errors import Upstream
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql import connection_test
 from dbgpt_tools.sql.datasource_models import ConnectionStatus, DatasourceIn
+from dbgpt_tools.sql.engine_config import EngineConfig
+from dbgpt_tools.sql.engines import create_datasource_engine
 from tests.scripted import ScriptedChatModel
 from tests.sql.conftest import SECRET, add_shop, engine_of, free_port
 
@@ -40,10 +42,9 @@ def test_engine_is_cached_and_rebuilt_after_an_update_elsewhere(
 
 def test_engine_of_a_read_only_datasource_refuses_writes(runtime: Runtime, shop: Path) -> None:
     add_shop(runtime)
-    with pytest.raises(exc.DBAPIError):
-        with engine_of(runtime, "shop").connect() as conn:
-            conn.execute(text("INSERT INTO items (id, name) VALUES (99, 'x')"))
-            conn.commit()
+    with pytest.raises(exc.DBAPIError), engine_of(runtime, "shop").connect() as conn:
+        conn.execute(text("INSERT INTO items (id, name) VALUES (99, 'x')"))
+        conn.commit()
     assert runtime.sql.run_sql("shop", "SELECT count(*) FROM items").rows == [(25,)]
 
 
@@ -70,14 +71,17 @@ def test_mysql_closed_port_is_not_ok_and_fast(runtime: Runtime) -> None:
     assert SECRET not in caught.value.message
 
 
-def test_testing_an_unsaved_edit_uses_the_stored_password(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    created = runtime.datasources.create({"db_name": "wh", "db_type": "mysql", "db_host": "127.0.0.1", "db_port": free_port(),
-                              "db_pwd": SECRET})  # fmt: skip
+def test_testing_an_unsaved_edit_uses_the_stored_password(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    created = runtime.datasources.create(
+        {"db_name": "wh", "db_type": "mysql", "db_host": "127.0.0.1", "db_port": free_port(), "db_pwd": SECRET}
+    )
     passwords: list[str] = []
-    real = connection_test.create_datasource_engine
-    monkeypatch.setattr(connection_test, "create_datasource_engine", lambda c: passwords.append(c.password) or real(c))
+
+    def recording(config: EngineConfig) -> Engine:
+        passwords.append(config.password)
+        return create_datasource_engine(config)
+
+    monkeypatch.setattr(connection_test, "create_datasource_engine", recording)
     edited = DatasourceIn(**{**created.model_dump(), "comment": "edited"})
     assert edited.db_pwd == "******"
     assert not runtime.connections.test(edited).ok

@@ -7,6 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -24,12 +25,11 @@ COUNT_TO_A_BILLION = (
 
 def refusal(engine: Engine, config: EngineConfig, sql: str) -> Exception:
     """Execute `sql` directly on a connection and return the translated refusal (fail if it ran)."""
-    with pytest.raises(exc.DBAPIError) as caught:
-        with engine.connect() as conn:
-            result = conn.execute(text(sql))
-            if result.returns_rows:
-                result.fetchall()
-            conn.commit()
+    with pytest.raises(exc.DBAPIError) as caught, engine.connect() as conn:
+        result = conn.execute(text(sql))
+        if result.returns_rows:
+            result.fetchall()
+        conn.commit()
     return translate_error(caught.value, config)
 
 
@@ -150,7 +150,8 @@ def duck_state(path: Path) -> tuple[list[str], int]:
     conn = duckdb.connect(str(path), read_only=True)
     try:
         tables = [row[0] for row in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()]
-        return sorted(tables), conn.execute("SELECT count(*) FROM items").fetchone()[0]  # type: ignore[index]
+        (count,) = conn.execute("SELECT count(*) FROM items").fetchall()[0]
+        return sorted(tables), count
     finally:
         conn.close()
 
@@ -183,7 +184,7 @@ def test_duckdb_engine_refuses_writes_and_files(
 ) -> None:
     engine, config = duck_ro
     error = refusal(engine, config, sql.format(tmp=duck_file.parent))
-    assert isinstance(error, Forbidden), error.message
+    assert isinstance(error, Forbidden), error
     engine.dispose()  # release the file so the check below can open it
     assert duck_state(duck_file) == (["items"], 1)
     assert {p.name for p in duck_file.parent.iterdir()} == {"shop.duckdb", "secret.csv"}
@@ -191,9 +192,8 @@ def test_duckdb_engine_refuses_writes_and_files(
 
 def test_duckdb_configuration_is_locked(duck_ro: tuple[Engine, EngineConfig], duck_file: Path) -> None:
     engine, config = duck_ro
-    with pytest.raises(exc.DBAPIError, match="Cannot change configuration"):
-        with engine.connect() as conn:
-            conn.execute(text("SET enable_external_access = true"))
+    with pytest.raises(exc.DBAPIError, match="Cannot change configuration"), engine.connect() as conn:
+        conn.execute(text("SET enable_external_access = true"))
     secret = duck_file.parent / "secret.csv"
     assert isinstance(refusal(engine, config, f"SELECT * FROM read_csv('{secret}')"), Forbidden)
 
@@ -214,15 +214,15 @@ PG_TABLE = "dbgpt_engine_test"
 
 
 @pytest.fixture
-def pg(pg_url: dict[str, object]) -> Iterator[tuple[Engine, EngineConfig]]:
+def pg(pg_url: dict[str, Any]) -> Iterator[tuple[Engine, EngineConfig]]:
     parts = {key: pg_url[key] for key in ("host", "port", "user", "password", "database")}
-    writer_config = EngineConfig(db_type="postgresql", read_only=False, timeout=5, **parts)  # type: ignore[arg-type]
+    writer_config = EngineConfig(db_type="postgresql", read_only=False, timeout=5, **parts)
     writer = create_datasource_engine(writer_config)
     with writer.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {PG_TABLE}"))
         conn.execute(text(f"CREATE TABLE {PG_TABLE} (id int, name text)"))
         conn.execute(text(f"INSERT INTO {PG_TABLE} VALUES (1, 'a')"))
-    config = EngineConfig(db_type="postgresql", read_only=True, timeout=0.5, **parts)  # type: ignore[arg-type]
+    config = EngineConfig(db_type="postgresql", read_only=True, timeout=0.5, **parts)
     engine = create_datasource_engine(config)
     yield engine, config
     engine.dispose()

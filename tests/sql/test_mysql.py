@@ -7,10 +7,11 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, QueuePool, text
 
 from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.errors import DbgptError, Forbidden, Upstream
@@ -37,20 +38,32 @@ def _state(writer: Engine) -> tuple[list[str], int]:
 
 
 @pytest.fixture(scope="module")
-def shop(mysql_url: dict[str, object]) -> Iterator[dict[str, object]]:
+def shop(mysql_url: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Two tables and a view in the test database; afterwards, asserts nothing was written or created."""
     writer = sa.create_engine(MYSQL_URL)
     with writer.begin() as conn:
         conn.execute(text("DROP VIEW IF EXISTS big_orders"))
         for table in TABLES:
             conn.execute(text(f"DROP TABLE IF EXISTS `{table}`"))
-        conn.execute(text("CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL COMMENT 'full name') "
-                          "COMMENT 'people who buy'"))  # fmt: skip
-        conn.execute(text("CREATE TABLE `order` (id INT PRIMARY KEY, customer_id INT, status ENUM('new', 'shipped'), "
-                          "amount DECIMAL(10, 2), placed DATE, FOREIGN KEY (customer_id) REFERENCES customers(id))"))  # fmt: skip
+        conn.execute(
+            text(
+                "CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL COMMENT 'full name') "
+                "COMMENT 'people who buy'"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TABLE `order` (id INT PRIMARY KEY, customer_id INT, status ENUM('new', 'shipped'), "
+                "amount DECIMAL(10, 2), placed DATE, FOREIGN KEY (customer_id) REFERENCES customers(id))"
+            )
+        )
         conn.execute(text("INSERT INTO customers VALUES (1, 'Ada'), (2, 'Grace')"))
-        conn.execute(text("INSERT INTO `order` VALUES (1, 1, 'new', 10.50, '2023-05-01'), "
-                          "(2, 1, 'shipped', 20.00, '2024-01-02'), (3, 2, 'shipped', 7.25, '2024-03-04')"))  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO `order` VALUES (1, 1, 'new', 10.50, '2023-05-01'), "
+                "(2, 1, 'shipped', 20.00, '2024-01-02'), (3, 2, 'shipped', 7.25, '2024-03-04')"
+            )
+        )
         conn.execute(text("CREATE VIEW big_orders AS SELECT * FROM `order` WHERE amount > 10"))
         conn.execute(text("ANALYZE TABLE customers, `order`"))
     before = _state(writer)
@@ -60,15 +73,24 @@ def shop(mysql_url: dict[str, object]) -> Iterator[dict[str, object]]:
 
 
 @pytest.fixture
-def ro(shop: dict[str, object]) -> Iterator[tuple[Engine, EngineConfig]]:
-    config = EngineConfig(db_type="mysql", read_only=True, timeout=1, host=str(shop["host"]), port=int(shop["port"]),  # type: ignore[call-overload]
-                          user=str(shop["user"]), password=str(shop["password"]), database=str(shop["database"]))  # fmt: skip
+def ro(shop: dict[str, Any]) -> Iterator[tuple[Engine, EngineConfig]]:
+    config = EngineConfig(
+        db_type="mysql",
+        read_only=True,
+        timeout=1,
+        host=str(shop["host"]),
+        port=int(shop["port"]),
+        user=str(shop["user"]),
+        password=str(shop["password"]),
+        database=str(shop["database"]),
+    )
     engine = create_datasource_engine(config)
     yield engine, config
     engine.dispose()
 
 
 # --- the engine, without the SQL checker in front -------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "sql",
@@ -92,13 +114,17 @@ def test_a_session_switched_to_read_write_is_read_only_again_on_next_use(ro: tup
     engine, config = ro
     with engine.connect() as conn:
         conn.execute(text("SET SESSION TRANSACTION READ WRITE"))
-    assert engine.pool.checkedout() == 0 and engine.pool.checkedin() == 1  # the same connection comes back
+    pool = engine.pool
+    assert isinstance(pool, QueuePool) and pool.checkedout() == 0 and pool.checkedin() == 1  # the same one comes back
     assert isinstance(refusal(engine, config, "INSERT INTO `order` VALUES (9, 1, 'new', 1, '2024-01-01')"), Forbidden)
 
 
 @pytest.mark.parametrize(
-    "sql", ["SELECT SLEEP(60)", "SELECT COUNT(*) FROM information_schema.COLUMNS a, information_schema.COLUMNS b, "
-            "information_schema.COLUMNS c"],
+    "sql",
+    [
+        "SELECT SLEEP(60)",
+        "SELECT COUNT(*) FROM information_schema.COLUMNS a, information_schema.COLUMNS b, information_schema.COLUMNS c",
+    ],
 )
 def test_engine_time_limit_cancels(ro: tuple[Engine, EngineConfig], sql: str) -> None:
     started = time.monotonic()
@@ -110,6 +136,7 @@ def test_engine_time_limit_cancels(ro: tuple[Engine, EngineConfig], sql: str) ->
 
 # --- the datasource service -------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def limited(settings: Settings) -> Iterator[Runtime]:
     """A runtime whose statements stop after 1 s."""
@@ -118,19 +145,29 @@ def limited(settings: Settings) -> Iterator[Runtime]:
     runtime.close()
 
 
-def _register(runtime: Runtime, shop: dict[str, object], password: str) -> str:
-    runtime.datasources.create({"db_name": shop["database"], "db_type": "mysql", "db_host": shop["host"], "db_port": shop["port"],
-                    "db_user": shop["user"], "db_pwd": password})  # fmt: skip
+def _register(runtime: Runtime, shop: dict[str, Any], password: str) -> str:
+    runtime.datasources.create(
+        {
+            "db_name": shop["database"],
+            "db_type": "mysql",
+            "db_host": shop["host"],
+            "db_port": shop["port"],
+            "db_user": shop["user"],
+            "db_pwd": password,
+        }
+    )
     return str(shop["database"])
 
 
-def test_service_reads_typed_rows_and_says_the_server(limited: Runtime, shop: dict[str, object]) -> None:
+def test_service_reads_typed_rows_and_says_the_server(limited: Runtime, shop: dict[str, Any]) -> None:
     name = _register(limited, shop, str(shop["password"]))
     status = limited.connections.test(name)
     assert status.ok and "MariaDB" in (status.version or "")
     result = limited.sql.run_sql(name, "SELECT id, amount, placed FROM `order` ORDER BY id", limit=2)
-    assert [tuple(row) for row in result.rows] == [(1, Decimal("10.50"), date(2023, 5, 1)),
-                                                   (2, Decimal("20.00"), date(2024, 1, 2))]  # fmt: skip
+    assert [tuple(row) for row in result.rows] == [
+        (1, Decimal("10.50"), date(2023, 5, 1)),
+        (2, Decimal("20.00"), date(2024, 1, 2)),
+    ]
     assert result.truncated and result.limit_applied == 2
     with pytest.raises(Forbidden):
         limited.sql.run_sql(name, "DELETE FROM `order`")
@@ -138,7 +175,7 @@ def test_service_reads_typed_rows_and_says_the_server(limited: Runtime, shop: di
         limited.sql.run_sql(name, "SELECT SLEEP(5)")
 
 
-def test_bad_credentials_do_not_leak(limited: Runtime, shop: dict[str, object]) -> None:
+def test_bad_credentials_do_not_leak(limited: Runtime, shop: dict[str, Any]) -> None:
     name = _register(limited, shop, SECRET)
     status = limited.connections.test(name)
     assert not status.ok and "Access denied" in (status.error or "")
@@ -149,6 +186,7 @@ def test_bad_credentials_do_not_leak(limited: Runtime, shop: dict[str, object]) 
 
 
 # --- introspection and chat_data ------------------------------------------------------------------------------
+
 
 def test_introspection_keys_comments_samples_and_quoting(ro: tuple[Engine, EngineConfig]) -> None:
     schema = introspect(ro[0], "shop")
@@ -165,7 +203,7 @@ def test_introspection_keys_comments_samples_and_quoting(ro: tuple[Engine, Engin
 
 
 @pytest.mark.anyio
-async def test_chat_data_runs_the_models_mysql_sql(settings: Settings, shop: dict[str, object]) -> None:
+async def test_chat_data_runs_the_models_mysql_sql(settings: Settings, shop: dict[str, Any]) -> None:
     sql = "SELECT YEAR(placed) AS year, SUM(amount) AS total FROM `order` GROUP BY YEAR(placed) ORDER BY year"
     model = ScriptedChatModel.replying(f"```sql\n{sql}\n```")
     runtime = Runtime(settings, chat_model=model)

@@ -18,7 +18,6 @@ from dbgpt_tools.sql.errors import QueryTimeout
 from tests.scripted import ScriptedChatModel
 from tests.sql.conftest import SECRET, engine_of
 
-
 PG_TABLE = "dbgpt_ds_test"
 
 
@@ -42,15 +41,19 @@ def pg_source(runtime: Runtime, pg_url: dict[str, object]) -> Iterator[Datasourc
 def test_postgres_datasource(runtime: Runtime, pg_source: Datasource) -> None:
     status = runtime.connections.test(pg_source.db_name)
     assert status.ok and status.version and status.version.startswith("PostgreSQL")
-    result = runtime.sql.run_sql(pg_source.id, f"SELECT * FROM {PG_TABLE} WHERE id >= :low ORDER BY id", params={"low": 1})
+    result = runtime.sql.run_sql(
+        pg_source.id, f"SELECT * FROM {PG_TABLE} WHERE id >= :low ORDER BY id", params={"low": 1}
+    )
     assert result.columns == ["id", "amount", "day"]
     assert result.rows == [(1, Decimal("9.99"), date(2024, 5, 1)), (2, Decimal("5.00"), date(2024, 5, 2))]
     assert result.model_dump(mode="json")["rows"] == [[1, 9.99, "2024-05-01"], [2, 5.0, "2024-05-02"]]
     with pytest.raises(Forbidden):
         runtime.sql.run_sql(pg_source.id, f"DELETE FROM {PG_TABLE}")
-    with pytest.raises(exc.DBAPIError, match="read-only transaction"):
-        with engine_of(runtime, pg_source.id).connect() as conn:
-            conn.execute(text(f"DELETE FROM {PG_TABLE}"))
+    with (
+        pytest.raises(exc.DBAPIError, match="read-only transaction"),
+        engine_of(runtime, pg_source.id).connect() as conn,
+    ):
+        conn.execute(text(f"DELETE FROM {PG_TABLE}"))
     assert runtime.sql.run_sql(pg_source.id, f"SELECT count(*) FROM {PG_TABLE}").rows == [(2,)]
 
 

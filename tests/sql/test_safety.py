@@ -6,10 +6,12 @@ import dataclasses
 import re
 import sqlite3
 import time
+from typing import Any
 
 import pytest
 
 from dbgpt_tools.errors import Forbidden, InvalidInput
+from dbgpt_tools.sql.fences import clean_sql
 from dbgpt_tools.sql.safety import (
     READ_ONLY_RULE,
     SIDE_EFFECT_FUNCTIONS,
@@ -17,7 +19,6 @@ from dbgpt_tools.sql.safety import (
     SYSTEM_FUNCTIONS,
     CheckedSql,
     check_sql,
-    clean_sql,
 )
 from dbgpt_tools.sql.sample_db import DDL
 from tests.sql.dangerous_sql import DANGEROUS, SAFE, SAFE_EXPECTED, DangerousSql
@@ -31,7 +32,7 @@ REASON = re.compile(
 )
 
 
-def _cases(corpus: list[DangerousSql]) -> list[pytest.param]:
+def _cases(corpus: list[DangerousSql]) -> list[Any]:
     return [pytest.param(case.sql, db_type, id=f"{case.id}-{db_type}") for case in corpus for db_type in case.db_types]
 
 
@@ -293,7 +294,7 @@ def test_pragma_reads_pass(sql: str, db_type: str) -> None:
     "sql",
     [
         "SELECT glob('A*', name) FROM customers",  # SQLite's glob() matches a pattern; DuckDB's lists files
-        "SELECT * FROM \"weird.name\"",  # a dotted table name is only a file path on DuckDB
+        'SELECT * FROM "weird.name"',  # a dotted table name is only a file path on DuckDB
         "SELECT replace(name, 'x', 'y'), changes() FROM customers",
     ],
 )
@@ -304,7 +305,7 @@ def test_names_dangerous_only_elsewhere_pass_on_sqlite(sql: str) -> None:
 def test_checked_sql_is_frozen() -> None:
     checked = check_sql("SELECT 1", "sqlite")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        checked.sql = "DROP TABLE customers"  # type: ignore[misc]
+        checked.sql = "DROP TABLE customers"  # type: ignore[misc]  # the write a frozen dataclass refuses is the test
 
 
 def test_check_is_fast() -> None:

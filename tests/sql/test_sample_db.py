@@ -11,6 +11,7 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,8 +91,13 @@ def test_schema_tables_keys_and_comments(db: Path) -> None:
             assert any(col[5] for col in conn.execute(f"PRAGMA table_info({table})")), f"{table} has no PK"
             assert "--" in ddl[table], f"{table} DDL keeps no column comment"
         fks = {(t, row[2]) for t in TABLES for row in conn.execute(f"PRAGMA foreign_key_list({t})")}
-        assert {("orders", "customers"), ("order_items", "orders"), ("payments", "orders"),
-                ("employees", "employees"), ("products", "categories")} <= fks
+        assert {
+            ("orders", "customers"),
+            ("order_items", "orders"),
+            ("payments", "orders"),
+            ("employees", "employees"),
+            ("products", "categories"),
+        } <= fks
         assert conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
     finally:
         conn.close()
@@ -198,7 +204,7 @@ def test_concurrent_ensure_leaves_one_valid_file(db: Path, tmp_path: Path) -> No
         try:
             barrier.wait()
             ensure_sample_db(path)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
@@ -211,7 +217,7 @@ def test_concurrent_ensure_leaves_one_valid_file(db: Path, tmp_path: Path) -> No
     assert _table_hashes(path) == _table_hashes(db)
 
 
-def _dev_set() -> list[dict]:
+def _dev_set() -> list[dict[str, Any]]:
     return json.loads(DEV_SET.read_text(encoding="utf-8"))
 
 
@@ -231,7 +237,7 @@ def test_dev_set_shape() -> None:
 
 
 @pytest.mark.parametrize("item", _dev_set(), ids=lambda item: item["id"])
-def test_dev_set_gold_sql_returns_rows(db: Path, item: dict) -> None:
+def test_dev_set_gold_sql_returns_rows(db: Path, item: dict[str, Any]) -> None:
     conn = _connect(db)
     try:
         rows = conn.execute(item["gold_sql"]).fetchall()

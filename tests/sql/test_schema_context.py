@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -266,8 +267,8 @@ def build_business_db(path: Path) -> list[str]:
     """A SQLite database with the tables of `DOMAINS` (3 rows each); returns the table names in order."""
     specs = []
     for line in DOMAINS.strip().splitlines():
-        table, columns = line.split(":", 1)
-        specs.append((table.strip(), [part.strip() for part in columns.split(",")]))
+        table, listed = line.split(":", 1)
+        specs.append((table.strip(), [part.strip() for part in listed.split(",")]))
     conn = sqlite3.connect(path)
     for table, columns in specs:
         defs, names = ["id INTEGER PRIMARY KEY"], []
@@ -284,7 +285,7 @@ def build_business_db(path: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def business(tmp_path_factory: pytest.TempPathFactory) -> tuple[sa.Engine, list[str]]:
+def business(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sa.Engine, list[str]]]:
     path = tmp_path_factory.mktemp("business") / "business.db"
     names = build_business_db(path)
     engine = sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")

@@ -59,7 +59,13 @@ WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 SQL = "SELECT region, COUNT(*) AS orders FROM orders GROUP BY region"
 RECORDS = [{"region": "North", "orders": 12}, {"region": "South", "orders": 7}]
 ANSWER_TEXT = f"```sql\n{SQL}\n```\n\nThe query returned 2 rows."
-VIEW = {"type": "response_pie_chart", "sql": SQL, "title": "", "describe": "The query returned 2 rows.", "data": RECORDS}
+VIEW = {
+    "type": "response_pie_chart",
+    "sql": SQL,
+    "title": "",
+    "describe": "The query returned 2 rows.",
+    "data": RECORDS,
+}
 ANSWER = ANSWER_TEXT + f'\n\n<chart-view content="{html.escape(json.dumps(VIEW), quote=True)}" />'
 MESSAGES = [
     ("user", "Hello"),

@@ -78,7 +78,11 @@ def test_a_released_store_is_upgraded_at_start_and_keeps_everything(metadata_url
         shop, warehouse = runtime.datasources.list()
         assert (shop.db_name, shop.comment, shop.read_only) == ("shop", "the shop", True)
         assert (warehouse.db_host, warehouse.db_port, warehouse.db_pwd, warehouse.read_only) == (
-            "db.example", 5432, "******", False)  # fmt: skip
+            "db.example",
+            5432,
+            "******",
+            False,
+        )
         assert runtime.datasources.resolve("warehouse").db_pwd == released.SECRET
         assert runtime.sql.run_sql("shop", "SELECT count(*) FROM regions").rows == [(0,)]
         history = runtime.conversations.history(released.CONVERSATION, 10)
@@ -98,7 +102,9 @@ def test_a_released_store_is_upgraded_at_start_and_keeps_everything(metadata_url
 
 
 def test_a_new_store_starts_at_the_newest_revision(metadata_url: str, settings: Settings) -> None:
-    runtime = Runtime(settings.model_copy(update={"metadata_url": metadata_url}), chat_model=ScriptedChatModel.replying())
+    runtime = Runtime(
+        settings.model_copy(update={"metadata_url": metadata_url}), chat_model=ScriptedChatModel.replying()
+    )
     try:
         assert migrate.current_revision(runtime.store.engine) == migrate.head_revision()
         assert schema_differences(runtime.store.engine) == []
@@ -130,8 +136,14 @@ def test_workers_starting_together_migrate_the_store_once(settings: Settings, tm
     released_store(url, settings)
     env = {**os.environ, "DBGPT_METADATA_URL": url, "DBGPT_DATA_DIR": str(settings.data_dir)}
     workers = [
-        subprocess.Popen([sys.executable, "-m", "server", "db", "upgrade"], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-m", "server", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(3)
     ]
     outputs = [worker.communicate(timeout=120) for worker in workers]

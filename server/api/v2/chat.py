@@ -6,13 +6,14 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dbgpt_tools.chat.models import ChatChunk, ChatRequest, FinishReason, Usage
 from dbgpt_tools.chat.markup import render_artifact
+from dbgpt_tools.chat.models import ChatChunk, ChatRequest, FinishReason, Usage
 from dbgpt_tools.chat.service import ChatTurn
 from dbgpt_tools.errors import DbgptError, InternalError
 from dbgpt_tools.runtime import Runtime
@@ -29,7 +30,9 @@ class ChunkWriter:
     def __init__(self, conv_uid: str, model: str, created: int) -> None:
         head = json.dumps({"id": conv_uid, "object": "chat.completion.chunk", "created": created, "model": model})
         self._head = head[:-1]
-        self._delta_prefix = f'data: {self._head}, "choices": [{{"index": 0, "delta": {{"role": "assistant", "content": '
+        self._delta_prefix = (
+            f'data: {self._head}, "choices": [{{"index": 0, "delta": {{"role": "assistant", "content": '
+        )
         self._delta_suffix = '}, "finish_reason": null}]}\n\n'
 
     def delta(self, text: str) -> bytes:
@@ -44,8 +47,9 @@ class ChunkWriter:
 
     def error(self, exc: DbgptError) -> bytes:
         """A failure after the stream started: shown as text, and as an `error` object OpenAI clients raise."""
-        choices = [{"index": 0, "delta": {"role": "assistant", "content": f"\n[ERROR] {exc.message}"},
-                    "finish_reason": "stop"}]
+        choices = [
+            {"index": 0, "delta": {"role": "assistant", "content": f"\n[ERROR] {exc.message}"}, "finish_reason": "stop"}
+        ]
         error = {"message": exc.message, "code": exc.code, "status": exc.status}
         tail = json.dumps({"choices": choices, "error": error})[1:]
         return f"data: {self._head}, {tail}\n\n".encode()
@@ -78,7 +82,7 @@ async def sse_events(turn: ChatTurn, writer: ChunkWriter, incremental: bool) -> 
     yield DONE
 
 
-def completion_body(turn: ChatTurn, model: str, content: str, finish: FinishReason, usage: Usage) -> dict:
+def completion_body(turn: ChatTurn, model: str, content: str, finish: FinishReason, usage: Usage) -> dict[str, Any]:
     """The non-stream answer; `id` is the conversation id, so a client can continue the conversation."""
     return {
         "id": turn.conv_uid,

@@ -22,7 +22,7 @@ from dbgpt_tools.operations.sql import RunSqlArgs, SchemaArgs, SchemaDescription
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.sql.datasource_models import ConnectionStatus, Datasource, DatasourceIn
 from dbgpt_tools.sql.results import QueryResult
-from server.openapi import Endpoint
+from server.openapi import Endpoint, Handler
 from server.requests import json_object, parse_body
 from server.responses import envelope
 
@@ -34,7 +34,8 @@ class Datasources(RootModel[list[Datasource]]):
 
 
 def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def _path_id(request: Request) -> int:
@@ -93,25 +94,87 @@ async def describe_schema(request: Request) -> Response:
 
 ITEM = BASE + "/{datasource_id}"
 # Literal paths come before `{datasource_id}` ones, so `test-connection` is never read as an id.
-DATASOURCE_ROUTES: list[tuple[Endpoint, object]] = [
-    (Endpoint("POST", BASE, "Create a datasource (db_pwd is stored, returned masked)", body=DatasourceIn,
-              response=Datasource, enveloped=True), create_datasource),
-    (Endpoint("PUT", BASE, "Update a datasource (id in the body; an empty or masked db_pwd keeps the stored one)",
-              body=DatasourceIn, response=Datasource, enveloped=True), update_datasource),
-    (Endpoint("GET", BASE, "List every datasource (data is a plain list)", response=Datasources, enveloped=True),
-     list_datasources),
-    (Endpoint("POST", BASE + "/test-connection", "dbgpt-tools extension: test an unsaved datasource's connection "
-              "(with an id and no db_pwd: the stored password)", body=DatasourceIn, response=ConnectionStatus,
-              enveloped=True), check_new_connection),
+DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
+    (
+        Endpoint(
+            "POST",
+            BASE,
+            "Create a datasource (db_pwd is stored, returned masked)",
+            body=DatasourceIn,
+            response=Datasource,
+            enveloped=True,
+        ),
+        create_datasource,
+    ),
+    (
+        Endpoint(
+            "PUT",
+            BASE,
+            "Update a datasource (id in the body; an empty or masked db_pwd keeps the stored one)",
+            body=DatasourceIn,
+            response=Datasource,
+            enveloped=True,
+        ),
+        update_datasource,
+    ),
+    (
+        Endpoint("GET", BASE, "List every datasource (data is a plain list)", response=Datasources, enveloped=True),
+        list_datasources,
+    ),
+    (
+        Endpoint(
+            "POST",
+            BASE + "/test-connection",
+            "dbgpt-tools extension: test an unsaved datasource's connection "
+            "(with an id and no db_pwd: the stored password)",
+            body=DatasourceIn,
+            response=ConnectionStatus,
+            enveloped=True,
+        ),
+        check_new_connection,
+    ),
     (Endpoint("GET", ITEM, "Get a datasource by integer id", response=Datasource, enveloped=True), get_datasource),
-    (Endpoint("DELETE", ITEM, "Delete a datasource by integer id (the database itself is untouched)",
-              response=Datasource, enveloped=True), delete_datasource),
-    (Endpoint("GET", ITEM + "/test-connection", "dbgpt-tools extension: test a registered datasource's connection "
-              "(by id or db_name)", response=ConnectionStatus, enveloped=True), check_connection),
-    (Endpoint("POST", ITEM + "/query", "dbgpt-tools extension: run one SQL statement on a datasource (by id or "
-              "db_name); read-only unless the datasource is writable, row-capped, time-limited", body=SqlStatement,
-              response=QueryResult, enveloped=True), query),
-    (Endpoint("GET", ITEM + "/schema", "dbgpt-tools extension: a datasource's schema (by id or db_name) as CREATE "
-              "TABLE text; query params question (rank tables by relevance) and max_tokens (budget)",
-              response=SchemaDescription, enveloped=True), describe_schema),
+    (
+        Endpoint(
+            "DELETE",
+            ITEM,
+            "Delete a datasource by integer id (the database itself is untouched)",
+            response=Datasource,
+            enveloped=True,
+        ),
+        delete_datasource,
+    ),
+    (
+        Endpoint(
+            "GET",
+            ITEM + "/test-connection",
+            "dbgpt-tools extension: test a registered datasource's connection (by id or db_name)",
+            response=ConnectionStatus,
+            enveloped=True,
+        ),
+        check_connection,
+    ),
+    (
+        Endpoint(
+            "POST",
+            ITEM + "/query",
+            "dbgpt-tools extension: run one SQL statement on a datasource (by id or "
+            "db_name); read-only unless the datasource is writable, row-capped, time-limited",
+            body=SqlStatement,
+            response=QueryResult,
+            enveloped=True,
+        ),
+        query,
+    ),
+    (
+        Endpoint(
+            "GET",
+            ITEM + "/schema",
+            "dbgpt-tools extension: a datasource's schema (by id or db_name) as CREATE "
+            "TABLE text; query params question (rank tables by relevance) and max_tokens (budget)",
+            response=SchemaDescription,
+            enveloped=True,
+        ),
+        describe_schema,
+    ),
 ]

@@ -29,22 +29,32 @@ async def main(base: str, key: str, sqlite_path: str) -> None:
     answer = await client.chat(model="any", messages="Hello")
     check(bool(answer.id) and isinstance(answer.choices[0].message.content, str), "chat (non-stream) parses")
     check(answer.usage is not None, "chat carries usage")
-    pieces = [chunk.choices[0].delta.content async for chunk in client.chat_stream(
-        model="any", messages="Hello again", conv_uid=answer.id)]
+    pieces = [
+        chunk.choices[0].delta.content
+        async for chunk in client.chat_stream(model="any", messages="Hello again", conv_uid=answer.id)
+    ]
     check(len(pieces) > 1 and all(isinstance(p, str) for p in pieces), "chat_stream chunks parse")
-    data = [chunk.choices[0].delta.content async for chunk in client.chat_stream(
-        model="any", messages="How many regions?", chat_mode="chat_data", chat_param="sample_sales")]
+    data = [
+        chunk.choices[0].delta.content
+        async for chunk in client.chat_stream(
+            model="any", messages="How many regions?", chat_mode="chat_data", chat_param="sample_sales"
+        )
+    ]
     check("<chart-view" in "".join(data), "chat_data stream carries chart-view")
 
-    created = await create_datasource(client, DatasourceModel(
-        db_name="conformance", db_type="sqlite", db_path=sqlite_path, comment="made by dbgpt-client"))
+    created = await create_datasource(
+        client,
+        DatasourceModel(db_name="conformance", db_type="sqlite", db_path=sqlite_path, comment="made by dbgpt-client"),
+    )
     check(isinstance(created.id, int) and created.db_name == "conformance", "create_datasource")
     listed = await list_datasource(client)
     check("conformance" in [d.db_name for d in listed], "list_datasource")
     fetched = await get_datasource(client, str(created.id))
     check(fetched.comment == "made by dbgpt-client", "get_datasource")
-    updated = await update_datasource(client, DatasourceModel(
-        id=created.id, db_name="conformance", db_type="sqlite", db_path=sqlite_path, comment="changed"))
+    updated = await update_datasource(
+        client,
+        DatasourceModel(id=created.id, db_name="conformance", db_type="sqlite", db_path=sqlite_path, comment="changed"),
+    )
     check(updated.comment == "changed", "update_datasource")
     try:
         await create_datasource(client, DatasourceModel(db_name="conformance", db_type="sqlite", db_path=sqlite_path))

@@ -65,8 +65,13 @@ def upgrade() -> None:
 def _markup(artifact: dict[str, Any]) -> str:
     result = artifact["result"]
     records = [dict(zip(result["columns"], row, strict=True)) for row in result["rows"]]
-    view = {"type": artifact["chart_type"], "sql": result["sql"], "title": "", "describe": artifact["describe"],
-            "data": records}  # fmt: skip
+    view = {
+        "type": artifact["chart_type"],
+        "sql": result["sql"],
+        "title": "",
+        "describe": artifact["describe"],
+        "data": records,
+    }
     return f'\n\n<chart-view content="{html.escape(json.dumps(view, ensure_ascii=False), quote=True)}" />'
 
 

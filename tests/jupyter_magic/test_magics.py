@@ -183,7 +183,7 @@ def test_interrupting_a_cell_stops_the_answer_and_keeps_the_part(shell: Interact
     model = StallingModel(messages=iter([]), started=threading.Event())
 
     def interrupt_when_streaming() -> None:  # what Jupyter's "Interrupt kernel" does
-        if model.started.wait(10):
+        if model.started.wait(60):
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     threading.Thread(target=interrupt_when_streaming, daemon=True).start()

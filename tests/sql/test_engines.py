@@ -119,7 +119,7 @@ def test_sqlite_timeout_cancels_and_the_connection_recovers(sqlite_ro: tuple[Eng
     started = time.monotonic()
     error = refusal(engine, config, COUNT_TO_A_BILLION)
     assert isinstance(error, QueryTimeout) and error.status == 504
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 20  # counting to a billion takes minutes
     time.sleep(config.timeout + 0.1)  # an expired deadline must not hit the next statement
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM items")).scalar() == 1
@@ -202,7 +202,7 @@ def test_duckdb_timeout_cancels(duck_ro: tuple[Engine, EngineConfig]) -> None:
     engine, config = duck_ro
     started = time.monotonic()
     assert isinstance(refusal(engine, config, COUNT_TO_A_BILLION), QueryTimeout)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 20  # counting to a billion takes minutes
     time.sleep(config.timeout + 0.1)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM items")).scalar() == 1
@@ -254,8 +254,8 @@ def test_postgres_engine_refuses_writes(pg: tuple[Engine, EngineConfig], sql: st
 def test_postgres_statement_timeout(pg: tuple[Engine, EngineConfig]) -> None:
     engine, config = pg
     started = time.monotonic()
-    assert isinstance(refusal(engine, config, "SELECT pg_sleep(10)"), QueryTimeout)
-    assert time.monotonic() - started < 3
+    assert isinstance(refusal(engine, config, "SELECT pg_sleep(60)"), QueryTimeout)
+    assert time.monotonic() - started < 20
 
 
 def test_postgres_unreachable_is_upstream_without_password() -> None:
@@ -269,7 +269,7 @@ def test_postgres_unreachable_is_upstream_without_password() -> None:
         engine.connect()
     error = translate_error(caught.value, config, connecting=True)
     assert isinstance(error, Upstream) and "pw-Secret-42" not in error.message
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # refused at once: no waiting out a connect timeout
 
 
 # --- URLs, MySQL ------------------------------------------------------------------------------------------------
@@ -312,4 +312,4 @@ def test_mysql_closed_port_fails_fast_as_upstream() -> None:
         engine.connect()
     error = translate_error(caught.value, config, connecting=True)
     assert isinstance(error, Upstream) and "pw-Secret-42" not in error.message
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # refused at once: no waiting out a connect timeout

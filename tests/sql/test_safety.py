@@ -315,7 +315,7 @@ def test_check_is_fast() -> None:
         "WHERE c.country IN ('France', 'Spain') ORDER BY b.n DESC LIMIT 10"
     )
     check_sql(sql, "sqlite")
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the work done, whatever else the machine is doing
     for _ in range(100):
         check_sql(sql, "sqlite")
-    assert (time.perf_counter() - started) / 100 < 0.01  # well under 10 ms per check
+    assert (time.process_time() - started) / 100 < 0.01  # well under 10 ms per check

@@ -424,10 +424,10 @@ def test_estimate_tokens() -> None:
 
 def test_introspect_and_context_of_200_tables_is_fast(business: tuple[sa.Engine, list[str]]) -> None:
     engine, names = business
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the work done, whatever else the machine is doing
     schema = introspect(engine, "business")
     context = schema_context(schema, "Which employees are assigned to the Apollo project?")
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert [table.name for table in schema.tables] == sorted(names)
     assert "pm_staffing" in context
     assert elapsed < 3.0, elapsed

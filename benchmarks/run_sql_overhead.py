@@ -41,8 +41,7 @@ from benchmarks.harness import machine, percentile
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasource_models import DatasourceIn
-from dbgpt_tools.sql.json_values import json_rows
-from dbgpt_tools.sql.results import QueryResult
+from dbgpt_tools.sql.results import QueryResult, json_rows
 from dbgpt_tools.sql.safety import check_sql
 
 SQL = "SELECT id, qty, price, name, category, day, note FROM facts ORDER BY id"

@@ -19,9 +19,9 @@ from dbgpt_tools.sql.connection_test import ConnectionTester
 from dbgpt_tools.sql.datasource_models import DatasourceIn
 from dbgpt_tools.sql.engine_cache import EngineCache
 from dbgpt_tools.sql.executor import SqlExecutor
+from dbgpt_tools.sql.introspection import SchemaCache
 from dbgpt_tools.sql.registry import DatasourceRegistry
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_COMMENT, SAMPLE_DB_NAME, ensure_sample_db
-from dbgpt_tools.sql.schema_cache import SchemaCache
 from dbgpt_tools.store.metadata import MetadataStore
 
 log = logging.getLogger(__name__)

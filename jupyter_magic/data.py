@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from dbgpt_tools.aio import run_sync, shared_runtime
-from dbgpt_tools.chat.charts import LINE, PIE, SCATTER
 from dbgpt_tools.chat.models import QueryArtifact
+from dbgpt_tools.chat.modes.data import LINE, PIE, SCATTER
 from dbgpt_tools.sql.results import QueryResult
 from jupyter_magic.binding import bind_parameters
 

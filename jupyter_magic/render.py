@@ -30,18 +30,23 @@ class AnswerText(Markdown):
 
 
 class MarkdownView:
-    """One Markdown output, shown at once with a placeholder and updated with the whole text per piece."""
+    """One Markdown output, shown at once with a placeholder and updated with the whole text (trailing whitespace
+    left out, as in the stored answer) whenever a piece changes what is shown."""
 
     def __init__(self) -> None:
         self._text = ""
+        self._shown = ""
         self._handle = display(AnswerText(PLACEHOLDER), display_id=True)
 
     def append(self, delta: str) -> None:
         self._text += delta
-        self._handle.update(AnswerText(self._text))
+        shown = self._text.rstrip()
+        if shown != self._shown:
+            self._shown = shown
+            self._handle.update(AnswerText(shown))
 
     def end(self) -> None:
-        if not self._text:
+        if not self._shown:
             self._handle.update(AnswerText("*(empty answer)*"))
 
 

@@ -16,8 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dbgpt_tools.chat.models import Artifact
-from dbgpt_tools.sql.json_values import json_rows
-from dbgpt_tools.sql.results import QueryResult
+from dbgpt_tools.sql.results import QueryResult, json_rows
 
 _MARKUP = re.compile(r'<chart-view content="[^"]*"\s*/>')
 _PREVIEW_ROWS = 20

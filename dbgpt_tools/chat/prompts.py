@@ -1,4 +1,10 @@
-"""Prompt texts of the chat modes, in one place."""
+"""Prompt texts of the chat modes, in one place, and the message lists a model is sent."""
+
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from dbgpt_tools.chat.models import ChatMessage
 
 NORMAL_SYSTEM = (
     "You are DB-GPT, a helpful assistant. Answer the user's question clearly and concisely. "
@@ -26,3 +32,22 @@ Write the corrected query in a ```sql code block."""
 DATA_COLUMN_HINT = "\nThe column {column} is in: {tables}. Join those tables if needed."
 
 DATA_RESULT = "The query returned {rows}{truncated}."
+
+
+def to_langchain(messages: list[ChatMessage]) -> list[BaseMessage]:
+    """Our messages as LangChain messages."""
+    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    return [kinds[m.role](content=m.content) for m in messages]
+
+
+def with_system(system: str, history: list[ChatMessage], question: str) -> list[BaseMessage]:
+    """System prompt (unless the caller sent one), earlier turns, then the question."""
+    messages = (
+        history
+        if any(m.role == "system" for m in history)
+        else [
+            ChatMessage(role="system", content=system),
+            *history,
+        ]
+    )
+    return to_langchain([*messages, ChatMessage(role="user", content=question)])

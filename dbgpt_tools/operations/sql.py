@@ -13,8 +13,8 @@ from dbgpt_tools.operations.base import AnyOperation, Operation, Progress
 from dbgpt_tools.operations.chat import ChatArgs, chat
 from dbgpt_tools.operations.datasources import DatasourceName
 from dbgpt_tools.sql.executor import SqlExecutor
+from dbgpt_tools.sql.introspection import SchemaCache
 from dbgpt_tools.sql.results import QueryResult, Rows
-from dbgpt_tools.sql.schema_cache import SchemaCache
 from dbgpt_tools.sql.schema_context import schema_context
 from dbgpt_tools.sql.schema_text import render_table
 

@@ -9,9 +9,8 @@ from sqlalchemy import Engine
 
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasource_models import DatasourceIn
-from dbgpt_tools.sql.engine_config import FILE_TYPES, HOST_TYPES, EngineConfig
+from dbgpt_tools.sql.engine_config import FILE_TYPES, HOST_TYPES, EngineConfig, database_file
 from dbgpt_tools.sql.engines import create_datasource_engine
-from dbgpt_tools.sql.paths import database_file
 from dbgpt_tools.store.models import DatasourceRow
 
 

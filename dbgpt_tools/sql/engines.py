@@ -16,20 +16,24 @@ past the parser still cannot write or run forever:
 from __future__ import annotations
 
 import math
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
 from dbgpt_tools.errors import InvalidInput
-from dbgpt_tools.sql.deadlines import DuckdbTimers, install_deadline_events
 from dbgpt_tools.sql.engine_config import CONNECT_TIMEOUT_S, EngineConfig, build_url
-from dbgpt_tools.sql.sqlite_engine import sqlite_engine
+from dbgpt_tools.sql.pragmas import pragma_reads
 
 
 def create_datasource_engine(config: EngineConfig) -> Engine:
     """An engine for one datasource, with the safety of its type installed on every new connection."""
     builders = {
-        "sqlite": sqlite_engine,
+        "sqlite": _sqlite_engine,
         "duckdb": _duckdb_engine,
         "postgresql": _postgresql_engine,
         "mysql": _mysql_engine,
@@ -38,6 +42,132 @@ def create_datasource_engine(config: EngineConfig) -> Engine:
     if builder is None:
         raise InvalidInput(f"unsupported db_type {config.db_type!r}", field="db_type")
     return builder(config)
+
+
+# --- Deadlines ----------------------------------------------------------------------------------------------
+
+
+def _install_deadline_events(engine: Engine, start: Any, stop: Any) -> None:
+    """Start the deadline when a statement is sent; stop it when the transaction ends or the connection returns.
+
+    Fetching rows after `execute` still runs the statement (SQLite, DuckDB), so the deadline covers it too.
+    """
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, _cursor: Any, _statement: Any, _params: Any, _context: Any, _many: Any) -> None:
+        start(conn.connection.dbapi_connection)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(conn: Any) -> None:
+        raw = conn.connection.dbapi_connection
+        if raw is not None:
+            stop(raw)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:
+            stop(dbapi_connection)
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+        stop(dbapi_connection)
+
+
+class _DuckdbTimers:
+    """One pending interrupt timer per raw DuckDB connection."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._timers: dict[int, threading.Timer] = {}
+        self._lock = threading.Lock()
+
+    def start(self, raw: Any) -> None:
+        timer = threading.Timer(self._timeout, raw.interrupt)
+        timer.daemon = True
+        with self._lock:
+            previous = self._timers.pop(id(raw), None)
+            self._timers[id(raw)] = timer
+        if previous is not None:
+            previous.cancel()
+        timer.start()
+
+    def stop(self, raw: Any) -> None:
+        with self._lock:
+            timer = self._timers.pop(id(raw), None)
+        if timer is not None:
+            timer.cancel()
+
+
+# --- SQLite -------------------------------------------------------------------------------------------------
+
+
+DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
+_READ_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
+
+
+class _GuardedSqlite(sqlite3.Connection):
+    """A SQLite connection that carries the deadline its progress handler checks."""
+
+    deadline: float | None = None
+
+
+Authorizer = Callable[[int, str | None, str | None, str | None, str | None], int]
+
+
+def _sqlite_authorizer(read_only: bool) -> Authorizer:
+    """Allow reads (and, when writable, data changes); never ATTACH, extensions or setting pragmas."""
+
+    def authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
+        if action in _READ_ACTIONS:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_FUNCTION:
+            return sqlite3.SQLITE_DENY if (arg2 or "").lower() in DENIED_FUNCTIONS else sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA:
+            return sqlite3.SQLITE_OK if pragma_reads(arg1 or "", has_argument=arg2 is not None) else sqlite3.SQLITE_DENY
+        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_TRANSACTION:
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY if read_only else sqlite3.SQLITE_OK
+
+    return authorize
+
+
+def _sqlite_engine(config: EngineConfig) -> Engine:
+    path = Path(str(config.path))
+
+    def connect() -> sqlite3.Connection:
+        if config.read_only:
+            conn = sqlite3.connect(
+                f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, factory=_GuardedSqlite
+            )
+            conn.execute("PRAGMA query_only=ON")
+        else:
+            conn = sqlite3.connect(str(path), check_same_thread=False, factory=_GuardedSqlite)
+        conn.execute(f"PRAGMA busy_timeout={config.timeout_ms}")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        if hasattr(conn, "enable_load_extension"):  # absent when Python's SQLite cannot load extensions at all
+            conn.enable_load_extension(False)
+        conn.set_authorizer(_sqlite_authorizer(config.read_only))
+
+        def past_deadline() -> int:
+            deadline = conn.deadline
+            return 1 if deadline is not None and time.monotonic() > deadline else 0
+
+        conn.set_progress_handler(past_deadline, 1000)
+        return conn
+
+    engine = create_engine(build_url(config), creator=connect, pool_pre_ping=True)
+
+    def start(raw: Any) -> None:
+        raw.deadline = time.monotonic() + config.timeout
+
+    def stop(raw: Any) -> None:
+        raw.deadline = None
+
+    _install_deadline_events(engine, start, stop)
+    return engine
 
 
 # --- DuckDB -------------------------------------------------------------------------------------------------
@@ -52,8 +182,8 @@ def _duckdb_engine(config: EngineConfig) -> Engine:
         connect_args={"read_only": config.read_only, "config": duck_config},
         pool_pre_ping=True,
     )
-    timers = DuckdbTimers(config.timeout)
-    install_deadline_events(engine, timers.start, timers.stop)
+    timers = _DuckdbTimers(config.timeout)
+    _install_deadline_events(engine, timers.start, timers.stop)
     return engine
 
 

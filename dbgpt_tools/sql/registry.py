@@ -15,8 +15,7 @@ from dbgpt_tools.errors import Conflict, InvalidInput, NotFound, validated
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasource_models import MASK, Datasource, DatasourceIn
 from dbgpt_tools.sql.engine_cache import EngineCache
-from dbgpt_tools.sql.engine_config import FILE_TYPES
-from dbgpt_tools.sql.paths import database_file
+from dbgpt_tools.sql.engine_config import FILE_TYPES, database_file
 from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import DatasourceRow

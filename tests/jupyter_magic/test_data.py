@@ -19,7 +19,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from matplotlib.figure import Figure
 
-from dbgpt_tools.chat.charts import LINE, PIE, SCATTER, TABLE
+from dbgpt_tools.chat.modes.data import LINE, PIE, SCATTER, TABLE
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings

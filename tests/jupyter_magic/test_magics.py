@@ -179,6 +179,16 @@ def test_an_empty_answer_says_so(shell: InteractiveShell, settings: Settings) ->
     assert outputs(shell)[-1]["data"]["text/markdown"] == "*(empty answer)*" and shell.user_ns["_dbgpt"] == ""
 
 
+@pytest.fixture
+def sigint_interrupts() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt in the main thread, as in a kernel. A test process may have inherited SIGINT
+    ignored (a command started in the background by a non-interactive shell, as CI scripts do)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_interrupts")
 def test_interrupting_a_cell_stops_the_answer_and_keeps_the_part(shell: InteractiveShell, settings: Settings) -> None:
     model = StallingModel(messages=iter([]), started=threading.Event())
 

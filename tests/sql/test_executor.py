@@ -15,7 +15,7 @@ from dbgpt_tools.errors import Forbidden, InvalidInput, NotFound
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.errors import QueryTimeout
-from dbgpt_tools.sql.json_values import json_value
+from dbgpt_tools.sql.results import json_value
 from tests.scripted import ScriptedChatModel
 from tests.sql.conftest import add_shop
 

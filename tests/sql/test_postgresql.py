@@ -87,7 +87,7 @@ def test_postgres_bad_credentials_do_not_leak(runtime: Runtime, pg_url: dict[str
 
 
 def test_json_rows_converts_only_what_json_cannot_carry() -> None:
-    from dbgpt_tools.sql.json_values import json_rows
+    from dbgpt_tools.sql.results import json_rows
 
     plain = [(1, "a", 1.5, None), (2, "b", 2.5, True)]
     assert json_rows(plain) == plain

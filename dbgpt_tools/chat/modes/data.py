@@ -2,8 +2,8 @@
 
 One LLM call writes the query (streamed as it is written); on an execution error one repair call sees the
 error and, for a missing column, the tables that have it. The model's slot is given back while the SQL runs.
-The answer's text says what came back; the rows follow as a typed `QueryArtifact` (the REST face renders it
-as DB-GPT's chart-view markup).
+The answer's text says what came back; the rows follow as a typed `QueryArtifact` with the DB-GPT chart type
+their shape suits (the REST face renders it as DB-GPT's chart-view markup).
 """
 
 from __future__ import annotations
@@ -11,24 +11,22 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from dbgpt_tools.chat.charts import chart_type
-from dbgpt_tools.chat.messages import with_system
 from dbgpt_tools.chat.models import ChatChunk, ChatRequest, QueryArtifact, Usage
 from dbgpt_tools.chat.modes.base import TurnContext
-from dbgpt_tools.chat.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS
+from dbgpt_tools.chat.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS, with_system
 from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
 from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.sql.errors import QueryTimeout
 from dbgpt_tools.sql.executor import SqlExecutor
 from dbgpt_tools.sql.fences import fenced_blocks, outside_fences, strip_sql
-from dbgpt_tools.sql.json_values import json_value
+from dbgpt_tools.sql.introspection import SchemaCache
 from dbgpt_tools.sql.registry import DatasourceRegistry
-from dbgpt_tools.sql.results import QueryResult
+from dbgpt_tools.sql.results import QueryResult, json_rows, json_value
 from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS
-from dbgpt_tools.sql.schema_cache import SchemaCache
 from dbgpt_tools.sql.schema_context import schema_context
 from dbgpt_tools.sql.schema_models import SchemaInfo
 
@@ -140,3 +138,34 @@ class DataChat:
             yield ChatChunk(artifact=QueryArtifact(result=result, chart_type=chart_type(result), describe=describe))
             break
         yield ChatChunk(finish_reason="stop", usage=usage)
+
+
+TABLE, LINE, PIE, SCATTER = "response_table", "response_line_chart", "response_pie_chart", "response_scatter_chart"
+_TIME_LIKE = re.compile(r"^\d{4}(-\d{2}){0,2}([ T]\d{2}:\d{2}(:\d{2})?)?$|^\d{4}-Q[1-4]$|^\d{4}-W\d{2}$")
+_PIE_MAX_SLICES = 8
+
+
+def _numeric(values: list[Any]) -> bool:
+    return bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def chart_type(result: QueryResult) -> str:
+    """The chart that suits a result: a line for measures over time, a pie for a few shares of a whole, a
+    scatter for two measures, else a table."""
+    if result.row_count < 2 or len(result.columns) < 2:
+        return TABLE
+    rows = json_rows(result.rows)  # dates as ISO text, decimals as numbers
+    first = [row[0] for row in rows]
+    measures = [[row[i] for row in rows] for i in range(1, len(result.columns))]
+    if not all(_numeric(values) for values in measures):
+        return TABLE
+    if all(isinstance(v, str) and _TIME_LIKE.match(v) for v in first):
+        return LINE
+    if len(measures) != 1:
+        return TABLE
+    if _numeric(first):
+        return SCATTER
+    shares = measures[0]
+    if result.row_count <= _PIE_MAX_SLICES and all(v >= 0 for v in shares) and len(set(first)) == len(first):
+        return PIE
+    return TABLE

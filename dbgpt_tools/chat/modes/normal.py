@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from dbgpt_tools.chat.messages import with_system
 from dbgpt_tools.chat.models import ChatChunk, ChatRequest
 from dbgpt_tools.chat.modes.base import TurnContext
-from dbgpt_tools.chat.prompts import NORMAL_SYSTEM
+from dbgpt_tools.chat.prompts import NORMAL_SYSTEM, with_system
 
 
 class NormalChat:

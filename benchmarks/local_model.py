@@ -19,7 +19,7 @@ from langchain_core.messages import HumanMessage
 
 from benchmarks.harness import machine
 from dbgpt_tools.llm.client import LLM
-from dbgpt_tools.llm.model_files import ensure_model_file
+from dbgpt_tools.llm.local_model import ensure_model_file
 from dbgpt_tools.settings import Settings
 
 PROMPT = "Write one sentence about databases."

@@ -54,7 +54,7 @@ def database(settings: Settings, action: str, revision: str | None) -> int:
     """Show or change the metadata store's schema revision (printed on stdout)."""
     from sqlalchemy import create_engine
 
-    from dbgpt_tools.store import migrate
+    from dbgpt_tools.store import metadata as migrate
 
     engine = create_engine(settings.resolved_metadata_url)
     try:

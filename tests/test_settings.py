@@ -44,3 +44,16 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DBGPT_LLM_BACKEND", "ollama")
     with pytest.raises(ValueError, match="llm_backend"):
         Settings()
+
+
+def test_paths_default_to_the_data_dir_and_roots_are_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (tmp_path / "link").symlink_to(extra)
+    monkeypatch.setenv("DBGPT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DBGPT_DB_ROOTS", f" {tmp_path / 'link'} ,, /srv/dbs ")
+    settings = Settings()
+    assert settings.allowed_db_roots == [tmp_path / "data", extra, Path("/srv/dbs")]  # data dir first, links resolved
+    assert settings.resolved_model_dir == tmp_path / "data" / "models"
+    assert Settings(model_dir=tmp_path / "m").resolved_model_dir == tmp_path / "m"
+    assert Settings(metadata_url="postgresql+psycopg://h/db").resolved_metadata_url == "postgresql+psycopg://h/db"

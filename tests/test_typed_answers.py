@@ -117,3 +117,16 @@ async def test_only_rest_renders_markup_with_json_values(facts_runtime: tuple[Ru
             answer = (await client.post("/api/v2/chat/completions", json=body)).json()
     [view] = chart_views(answer["choices"][0]["message"]["content"])
     assert view["sql"] == JOINED and view["data"][0]["amount"] == 12.5 and view["data"][0]["day"] == "2024-03-01"
+
+
+@pytest.mark.anyio
+async def test_a_conversation_keeps_its_rows_for_every_face(facts_runtime: tuple[Runtime, ScriptedChatModel]) -> None:
+    runtime, _ = facts_runtime
+    async with Client(build_mcp_server(runtime)) as client:
+        asked = (await client.call_tool("ask_data", {"datasource": "facts", "question": "Pairs?"})).structured_content
+        stored = await client.call_tool("get_conversation", {"conv_uid": asked["conv_uid"]})
+    question, answer = stored.structured_content["messages"]
+    assert (question["role"], question["artifacts"]) == ("user", [])
+    [artifact] = answer["artifacts"]
+    assert artifact["result"]["columns"] == COLUMNS and artifact["result"]["rows"] == JSON_ROWS
+    assert artifact["kind"] == "query" and "chart-view" not in answer["content"]

@@ -18,7 +18,7 @@ from langchain_core.messages import (
 from dbgpt_tools.chat.models import ChatChunk, Usage
 from dbgpt_tools.errors import DbgptError, Upstream
 from dbgpt_tools.llm.gate import ConcurrencyGate
-from dbgpt_tools.llm.local_server import Endpoint, LocalLlamaServer
+from dbgpt_tools.llm.local_model import Endpoint, LocalLlamaServer
 from dbgpt_tools.llm.openai_stream import OpenAIStream, status_error
 from dbgpt_tools.settings import Settings
 

@@ -51,11 +51,6 @@ class Admission:
         self._holding = False
         self._released = False
 
-    @property
-    def holding(self) -> bool:
-        """Whether this turn holds a generating slot now."""
-        return self._holding
-
     async def acquire(self) -> None:
         """Wait for a generating slot (no-op when already holding one)."""
         if self._released:

@@ -9,6 +9,10 @@ relay then pauses 2 ms so a reader sharing our CPUs gets it (time to first token
 any model generates them (reads under 1 ms apart: a cached or replayed answer) are relayed together at most every
 2 ms, so a flood costs the reader a few events instead of one per token; a model's tokens never wait. Measured
 in benchmarks/README.md.
+
+An aiohttp session (and its pooled connections) belongs to the loop that made it: `LoopSessions` gives each loop
+its own, held by a suspended async generator, so a loop shutting down (`asyncio.run`, uvicorn and anyio close a
+loop's async generators first) closes its session and no "unclosed session" warning follows.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import asyncio
 import ipaddress
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +29,51 @@ import aiohttp
 
 from dbgpt_tools.chat.models import ChatChunk, Usage
 from dbgpt_tools.errors import Busy, DbgptError, InvalidInput, Upstream
-from dbgpt_tools.llm.loop_sessions import LoopSessions
+
+_Keeper = AsyncGenerator[aiohttp.ClientSession, None]
+
+
+class LoopSessions:
+    """The running loop's session from `factory`, made on first use in that loop."""
+
+    def __init__(self, factory: Callable[[], aiohttp.ClientSession]) -> None:
+        self._factory = factory
+        self._held: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, _Keeper]] = {}
+
+    async def get(self) -> aiohttp.ClientSession:
+        """This loop's session."""
+        loop = asyncio.get_running_loop()
+        held = self._held.get(loop)
+        if held is None or held[0].closed:
+            keeper = self._keep(loop, self._factory())
+            held = self._held[loop] = (await anext(keeper), keeper)
+        return held[0]
+
+    async def _keep(self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> _Keeper:
+        try:
+            yield session
+        finally:
+            if self._held.get(loop, (None,))[0] is session:
+                del self._held[loop]
+            await session.close()
+
+    async def aclose(self) -> None:
+        """Close the running loop's session (the next `get` makes a new one)."""
+        held = self._held.get(asyncio.get_running_loop())
+        if held is not None:
+            await held[1].aclose()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close, from synchronous code, the sessions of loops running in other threads (the background loop);
+        a session of this thread's loop closes when that loop shuts down."""
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for loop, (_, keeper) in list(self._held.items()):
+            if loop is not current and loop.is_running():
+                asyncio.run_coroutine_threadsafe(keeper.aclose(), loop).result(timeout)
+
 
 _FLOOD_GAP_S = 0.001  # reads closer together than this: an upstream faster than any model generates...
 _COALESCE_S = 0.002  # ...whose tokens are then relayed together at most this often (a model's never wait)

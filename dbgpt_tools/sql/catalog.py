@@ -1,8 +1,10 @@
 """A database's catalog read into raw tables: names, columns with their types, keys and comments (SQLAlchemy's
-inspector, or DuckDB's own catalog functions where duckdb-engine's inspector fails)."""
+inspector, or DuckDB's own catalog functions where duckdb-engine's inspector fails), and the `-- comments` written
+in SQLite's DDL."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,3 +181,80 @@ def duckdb_catalog(conn: Connection, max_tables: int) -> list[RawTable]:
                 )
             )
     return list(raws.values())
+
+
+# --- SQLite DDL comments: SQLite keeps the CREATE text as written but has no catalog of comments ---------
+
+_IDENT = re.compile(r'\s*(?:"((?:[^"]|"")+)"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][\w$]*))')
+
+
+_CREATE = re.compile(r"^\s*CREATE\s+(?:TEMP\w*\s+)?(?:TABLE|VIEW)\b[^(]*\(", re.IGNORECASE)
+
+
+def _line_comment(line: str) -> tuple[str, str | None]:
+    """Split a DDL line into code and its `--` comment, ignoring `--` inside quotes."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"`":
+            quote = ch
+        elif line.startswith("--", i):
+            return line[:i], line[i + 2 :].strip() or None
+    return line, None
+
+
+def _last_definition(code: str) -> str:
+    """The last non-empty comma-separated definition of a DDL line (commas in parentheses or quotes ignored)."""
+    parts, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(code):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"`[":
+            quote = "]" if ch == "[" else ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(code[start:i])
+            start = i + 1
+    parts.append(code[start:])
+    return next((part for part in reversed(parts) if part.strip()), "")
+
+
+def sqlite_ddl_comments(conn: Connection, raws: list[RawTable]) -> None:
+    """Pick up `-- comment`s of SQLite's stored DDL: after a column, for the column; on the CREATE line, the table."""
+    by_name = {raw.name: raw for raw in raws}
+    try:
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'view')").all()
+    except SQLAlchemyError:
+        conn.rollback()
+        return
+    for name, ddl in rows:
+        raw = by_name.get(name)
+        if raw is None or not ddl or "--" not in ddl:
+            continue
+        columns = {col.name.lower(): col for col in raw.columns}
+        for index, line in enumerate(ddl.splitlines()):
+            code, comment = _line_comment(line)
+            if comment is None:
+                continue
+            if index == 0:
+                create = _CREATE.match(code)
+                if create is None:
+                    continue
+                code = code[create.end() :]
+                if not code.strip():
+                    if raw.is_view:
+                        raw.comment = view_comment(comment)
+                    else:
+                        raw.comment = raw.comment or comment
+                    continue
+            ident = _IDENT.match(_last_definition(code))
+            if ident is None:
+                continue
+            column = columns.get(next(g for g in ident.groups() if g).replace('""', '"').lower())
+            if column is not None and column.comment is None:
+                column.comment = comment

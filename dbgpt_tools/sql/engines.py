@@ -27,7 +27,7 @@ from sqlalchemy import Engine, create_engine, event
 
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.sql.engine_config import CONNECT_TIMEOUT_S, EngineConfig, build_url
-from dbgpt_tools.sql.pragmas import pragma_reads
+from dbgpt_tools.sql.safety import pragma_reads
 
 
 def create_datasource_engine(config: EngineConfig) -> Engine:

@@ -77,14 +77,6 @@ class DatasourceRegistry:
         with self._store.session() as session:
             return Datasource.from_row(_stored(session, _as_id(id)))
 
-    def get_by_name(self, name: str) -> Datasource:
-        """The datasource called `name`."""
-        with self._store.session() as session:
-            row = session.scalar(select(DatasourceRow).where(DatasourceRow.db_name == name))
-            if row is None:
-                raise NotFound(f"no datasource named {name!r}", field="db_name")
-            return Datasource.from_row(row)
-
     def list(self) -> builtins.list[Datasource]:
         """Every datasource, by id."""
         with self._store.session() as session:

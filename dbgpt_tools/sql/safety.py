@@ -19,7 +19,6 @@ from sqlglot.errors import ParseError, TokenError
 
 from dbgpt_tools.errors import Forbidden, InvalidInput
 from dbgpt_tools.sql.fences import clean_sql
-from dbgpt_tools.sql.pragmas import pragma_reads
 
 SUPPORTED_DIALECTS: dict[str, str] = {
     "sqlite": "sqlite",
@@ -350,3 +349,31 @@ def _function_name(node: exp.Func) -> str:
     if "\\" in name:
         name = re.sub(r"\\\+([0-9a-fA-F]{6})|\\([0-9a-fA-F]{4})", lambda m: chr(int(m[1] or m[2], 16)), name)
     return name.lower()
+
+
+# Pragmas that only report, whatever their argument (`PRAGMA table_info(t)` names an object).
+# --- PRAGMAs: the one list of those that only read, for this check and the SQLite engine's authorizer -------
+
+READ_WITH_ARGUMENT = frozenset(
+    {
+        "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list",
+        "foreign_key_check", "database_list", "collation_list", "function_list", "module_list", "pragma_list",
+        "compile_options", "integrity_check", "quick_check",
+        # DuckDB
+        "storage_info", "show",
+    }
+)  # fmt: skip
+# Pragmas that report without an argument and change a setting with one (`PRAGMA user_version = 3`).
+READ_WITHOUT_ARGUMENT = READ_WITH_ARGUMENT | {
+    "user_version", "application_id", "schema_version", "page_size", "page_count", "max_page_count",
+    "freelist_count", "encoding", "journal_mode", "foreign_keys", "query_only", "data_version", "auto_vacuum",
+    "cache_size", "synchronous", "busy_timeout", "read_uncommitted",
+    # DuckDB
+    "show_tables", "show_tables_expanded", "database_size", "version", "platform", "functions", "collations",
+    "metadata_info",
+}  # fmt: skip
+
+
+def pragma_reads(name: str, *, has_argument: bool) -> bool:
+    """Whether `PRAGMA name` (with or without an argument) only reads."""
+    return name.lower() in (READ_WITH_ARGUMENT if has_argument else READ_WITHOUT_ARGUMENT)

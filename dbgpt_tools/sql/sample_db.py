@@ -2,6 +2,9 @@
 
 Generated with the stdlib only, deterministically (`random.Random(42)`, no wall clock), so every install
 has the same rows and the text-to-SQL dev set (`benchmarks/text2sql_dev.json`) has fixed answers.
+
+Longer than the other modules because most of it is data (the DDL with its comments, the catalogue, the
+geography, the staff plan); the generator itself is the last third.
 """
 
 from __future__ import annotations

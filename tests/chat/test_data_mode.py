@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -73,7 +74,7 @@ async def rest_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def sample_path(runtime: Runtime) -> Path:
-    return Path(runtime.datasources.get_by_name(DB).db_path)
+    return Path(runtime.datasources.resolve(DB).db_path)
 
 
 async def test_answer_carries_sql_and_rows_as_a_typed_artifact(make) -> None:
@@ -271,3 +272,21 @@ async def test_the_model_slot_is_free_while_the_query_runs(settings: Settings, m
         finish_query.set()
         runtime.close()
     assert data.artifacts[0].result.rows[0][0] > 0 and runtime.llm.gate.admitted == 0
+
+
+async def test_rest_streams_the_rows_as_markup_or_a_table_in_both_stream_forms(make) -> None:
+    sql = "SELECT name FROM regions ORDER BY name"
+    runtime, _ = make(*[sql_reply(sql)] * 3)
+    body = {"messages": "Regions?", "chat_mode": "chat_data", "chat_param": DB, "stream": True}
+    async with rest_client(runtime) as client:
+        deltas = parse_sse((await client.post("/api/v2/chat/completions", json=body)).text)
+        whole = parse_sse((await client.post("/api/v2/chat/completions", json={**body, "incremental": False})).text)
+        plain = parse_sse((await client.post("/api/v2/chat/completions", json={**body, "enable_vis": False})).text)
+    texts = [chunk["choices"][0]["delta"]["content"] for chunk in whole if not chunk["choices"][0]["finish_reason"]]
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(texts))  # the whole text so far
+    assert texts[-1] == check_chunks(deltas)  # the last one is the whole answer, markup included
+    [view] = chart_views(texts[-1])
+    names = [row[0] for row in sqlite3.connect(sample_path(runtime)).execute(sql)]
+    assert view["sql"] == sql and [row["name"] for row in view["data"]] == names
+    table = check_chunks(plain)
+    assert "chart-view" not in table and table.endswith("\n\nname\n---\n" + "\n".join(names))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from pydantic import ValidationError
 
-from dbgpt_tools.chat.models import ChatMode, ChatRequest
+from dbgpt_tools.chat.conversations import ConversationInfo
+from dbgpt_tools.chat.markup import render_artifact
+from dbgpt_tools.chat.models import ChatMode, ChatRequest, QueryArtifact, StoredMessage
 from dbgpt_tools.errors import Busy, InvalidInput
 from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.sql.results import QueryResult
 from tests.scripted import ScriptedChatModel
 
 pytestmark = pytest.mark.anyio
@@ -53,6 +60,67 @@ async def test_full_openai_history_is_used_as_given(runtime: Runtime, scripted: 
     assert scripted.texts(-1) == ["Be terse.", "Hi", "Hello", "Bye"]
     stored = runtime.conversations.history(result.conv_uid, 10)
     assert [m.content for m in stored] == ["Bye", "Hello there friend"]
+
+
+async def test_our_markup_in_a_sent_history_does_not_reach_the_model(
+    runtime: Runtime, scripted: ScriptedChatModel
+) -> None:
+    rows = QueryResult(
+        columns=["n"],
+        rows=[(i,) for i in range(500)],
+        row_count=500,
+        truncated=False,
+        limit_applied=1000,
+        elapsed_ms=1.0,
+        sql="SELECT n FROM t",
+    )
+    markup = render_artifact(QueryArtifact(result=rows, chart_type="response_table"), markup=True)
+    answer = f"```sql\nSELECT n FROM t\n```\n\nThe query returned 500 rows.{markup}"
+    history = [{"role": "user", "content": "All n?"}, {"role": "assistant", "content": answer}]
+    await runtime.chat.complete(
+        ChatRequest.model_validate({"messages": [*history, {"role": "user", "content": "More?"}]})
+    )
+    sent = scripted.texts(-1)
+    assert sent[2] == "```sql\nSELECT n FROM t\n```\n\nThe query returned 500 rows.\n\n(result shown to the user)"
+    assert sent[1:2] + sent[3:] == ["All n?", "More?"]
+
+
+async def test_artifacts_are_stored_with_the_answer_and_read_back_typed(runtime: Runtime) -> None:
+    rows = QueryResult(
+        columns=["day", "n"],
+        rows=[(date(2024, 5, 1), Decimal("2.50"))],
+        row_count=1,
+        truncated=False,
+        limit_applied=10,
+        elapsed_ms=1.0,
+        sql="SELECT day, n FROM t",
+    )
+    info = ConversationInfo(conv_uid="c-rows", chat_mode=ChatMode.chat_data, chat_param="shop")
+    answer = StoredMessage(role="assistant", content="1 row", artifacts=[QueryArtifact(result=rows, chart_type="t")])
+    runtime.conversations.append(info, [StoredMessage(role="user", content="rows?"), answer])
+    question, stored = runtime.conversations.history("c-rows", 10)
+    assert question.artifacts == [] and stored.content == "1 row"
+    [artifact] = stored.artifacts
+    assert artifact.result.columns == ["day", "n"] and [list(r) for r in artifact.result.rows] == [["2024-05-01", 2.5]]
+    assert runtime.conversations.history("c-rows", 1) == [stored]  # the last `limit` messages
+    assert runtime.conversations.history("c-rows", 0) == [] and runtime.conversations.history("nope", 5) == []
+
+
+def test_two_first_turns_of_one_conversation_at_once_both_land(runtime: Runtime) -> None:
+    """Two requests may create the same conversation at the same moment (the second retries as an append)."""
+    info = ConversationInfo(conv_uid="c-race", chat_mode=ChatMode.chat_normal)
+    barrier = threading.Barrier(2)
+
+    def first_turn(text: str) -> None:
+        barrier.wait()
+        runtime.conversations.append(info, [StoredMessage(role="user", content=text)])
+
+    threads = [threading.Thread(target=first_turn, args=(text,)) for text in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(m.content for m in runtime.conversations.history("c-race", 10)) == ["a", "b"]
 
 
 async def test_stream_yields_deltas_then_finish(runtime: Runtime) -> None:

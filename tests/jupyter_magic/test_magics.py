@@ -179,6 +179,14 @@ def test_an_empty_answer_says_so(shell: InteractiveShell, settings: Settings) ->
     assert outputs(shell)[-1]["data"]["text/markdown"] == "*(empty answer)*" and shell.user_ns["_dbgpt"] == ""
 
 
+def test_trailing_whitespace_is_neither_shown_nor_stored(shell: InteractiveShell, settings: Settings) -> None:
+    with shared_model(settings, ScriptedChatModel.replying("All done.\n\n")):
+        assert run(shell, "%%dbgpt\nSay done.").success
+    published = outputs(shell)
+    assert published[-1]["data"]["text/markdown"] == shell.user_ns["_dbgpt"] == "All done."
+    assert all(not update["data"]["text/markdown"].endswith((" ", "\n")) for update in published)
+
+
 @pytest.fixture
 def sigint_interrupts() -> Iterator[None]:
     """SIGINT raises KeyboardInterrupt in the main thread, as in a kernel. A test process may have inherited SIGINT

@@ -43,7 +43,7 @@ def test_names_and_arguments_match_langchains_sql_tools(tools: dict[str, BaseToo
 def test_an_agents_usual_sequence(tools: dict[str, BaseTool], sample_runtime: Runtime) -> None:
     listed = tools["sql_db_list_tables"].invoke(call("sql_db_list_tables", {"tool_input": ""}))
     assert isinstance(listed, ToolMessage)
-    path = Path(sample_runtime.datasources.get_by_name(DB).db_path)
+    path = Path(sample_runtime.datasources.resolve(DB).db_path)
     catalog = sqlite3.connect(path).execute(
         "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
     )
@@ -61,12 +61,12 @@ def test_an_agents_usual_sequence(tools: dict[str, BaseTool], sample_runtime: Ru
 async def test_async_invoke(tools: dict[str, BaseTool], sample_runtime: Runtime) -> None:
     sql = "SELECT name FROM regions ORDER BY name LIMIT 2"
     message = await tools["sql_db_query"].ainvoke(call("sql_db_query", {"query": sql}))
-    path = Path(sample_runtime.datasources.get_by_name(DB).db_path)
+    path = Path(sample_runtime.datasources.resolve(DB).db_path)
     assert message.content == str(sqlite3.connect(path).execute(sql).fetchall())
 
 
 def test_errors_come_back_as_text_for_the_agent_to_fix(tools: dict[str, BaseTool], sample_runtime: Runtime) -> None:
-    path = Path(sample_runtime.datasources.get_by_name(DB).db_path)
+    path = Path(sample_runtime.datasources.resolve(DB).db_path)
     before = sqlite3.connect(path).execute("SELECT COUNT(*) FROM orders").fetchone()[0]
     refused = tools["sql_db_query"].invoke(call("sql_db_query", {"query": "DELETE FROM orders"}))
     wrong = tools["sql_db_query"].invoke(call("sql_db_query", {"query": "SELECT nme FROM regions"}))

@@ -20,8 +20,7 @@ import benchmarks.fake_upstream as upstream
 from dbgpt_tools.aio import run_sync
 from dbgpt_tools.chat.models import ChatChunk
 from dbgpt_tools.errors import Busy, DbgptError, InvalidInput, Upstream
-from dbgpt_tools.llm.loop_sessions import LoopSessions
-from dbgpt_tools.llm.openai_stream import OpenAIStream, is_loopback
+from dbgpt_tools.llm.openai_stream import LoopSessions, OpenAIStream, is_loopback
 from tests.live import live_server
 
 

@@ -100,9 +100,24 @@ async def test_wrong_or_missing_key_is_401_envelope(
     api: httpx.AsyncClient, headers: dict[str, str], reason: str, path: str
 ) -> None:
     response = await api.post(path, json={"messages": "Hi"}, headers={"Authorization": "", **headers})
-    assert response.status_code == 401
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
     assert response.json() == {"success": False, "err_code": "401", "err_msg": response.json()["err_msg"], "data": None}
     assert reason in response.json()["err_msg"]
+
+
+async def test_the_docs_page_lists_every_route_with_its_body(api: httpx.AsyncClient) -> None:
+    spec = (await api.get("/openapi.json")).json()
+    page = (await api.get("/docs")).text
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            assert f"<code>{method.upper()}</code></td><td><code>{path}</code>" in page
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if body:
+                assert body["$ref"].rsplit("/", 1)[-1] in spec["components"]["schemas"]
+    chat = spec["paths"][URL]["post"]
+    assert set(chat["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
+    assert chat["security"] == [{"bearer": []}] and "security" not in spec["paths"]["/health"]["get"]
+    assert "<script" not in page  # offline: nothing fetched from a CDN
 
 
 async def test_health_docs_and_openapi_are_open(api: httpx.AsyncClient) -> None:

@@ -87,3 +87,23 @@ def test_testing_an_unsaved_edit_uses_the_stored_password(runtime: Runtime, monk
     assert not runtime.connections.test(edited).ok
     assert not runtime.connections.test(DatasourceIn(**{**created.model_dump(), "db_pwd": "typed"})).ok
     assert passwords == [SECRET, "typed"]
+
+
+def test_an_unsaved_datasource_that_does_not_validate_is_not_ok(runtime: Runtime) -> None:
+    status = runtime.connections.test(DatasourceIn(db_name="draft", db_type="oracle", db_host="h"))
+    assert not status.ok and "unsupported db_type 'oracle'" in (status.error or "") and status.db_type == "oracle"
+    escaped = runtime.connections.test(DatasourceIn(db_name="draft", db_type="sqlite", db_path="/etc/passwd"))
+    assert not escaped.ok and "outside the allowed roots" in (escaped.error or "")
+    assert runtime.datasources.list() == []
+
+
+def test_a_deleted_datasource_gives_its_engine_back(runtime: Runtime, shop: Path) -> None:
+    created = add_shop(runtime)
+    engine = engine_of(runtime, created.id)
+    with engine.connect():
+        pass
+    pool = engine.pool
+    runtime.datasources.delete(created.id)
+    assert engine.pool is not pool  # disposed: its connections are closed
+    again = add_shop(runtime)
+    assert engine_of(runtime, again.id) is not engine

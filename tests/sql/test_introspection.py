@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from dbgpt_tools.errors import InvalidInput, Upstream
-from dbgpt_tools.sql import schema_text, table_samples
+from dbgpt_tools.sql import introspection, schema_text
 from dbgpt_tools.sql.introspection import introspect
 from dbgpt_tools.sql.schema_models import (
     ColumnInfo,
@@ -185,7 +185,7 @@ def test_sqlite_stat1_estimate_and_capped_count(tmp_path: Path, monkeypatch: pyt
     conn.executemany("INSERT INTO big (id) VALUES (?)", [(i,) for i in range(40)])
     conn.commit()
     conn.close()
-    monkeypatch.setattr(table_samples, "ROW_COUNT_CAP", 25)  # counting stops there...
+    monkeypatch.setattr(introspection, "ROW_COUNT_CAP", 25)  # counting stops there...
     monkeypatch.setattr(schema_text, "ROW_COUNT_CAP", 25)  # ...and the text says so
     schema = introspect(_read_only_sqlite(path), "stats")
     assert _table(schema, "analysed").row_estimate == 30  # the catalog's estimate, not a count

@@ -11,6 +11,7 @@ import pytest
 from dbgpt_tools.errors import Conflict, InvalidInput, NotFound
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.datasource_models import Datasource
 from tests.scripted import ScriptedChatModel
 from tests.sql.conftest import SECRET, add_shop
 
@@ -18,7 +19,7 @@ from tests.sql.conftest import SECRET, add_shop
 def test_create_get_list_delete(runtime: Runtime, shop: Path) -> None:
     created = add_shop(runtime, comment="the shop")
     assert isinstance(created.id, int) and created.read_only is True and created.db_pwd == ""
-    assert runtime.datasources.get(created.id) == created == runtime.datasources.get_by_name("shop")
+    assert runtime.datasources.get(created.id) == created == Datasource.from_row(runtime.datasources.resolve("shop"))
     assert runtime.datasources.get(str(created.id)) == created  # path parameters arrive as strings
     assert runtime.datasources.list() == [created]
     assert runtime.datasources.delete(created.id) == created
@@ -65,7 +66,7 @@ def test_conflict_not_found_and_bad_input(runtime: Runtime, shop: Path) -> None:
         runtime.datasources.update({**first.model_dump(), "id": 999})
     assert missing.value.status == 404
     with pytest.raises(NotFound):
-        runtime.datasources.get_by_name("nope")
+        runtime.datasources.resolve("nope")
     with pytest.raises(InvalidInput) as no_id:
         runtime.datasources.update({"db_name": "shop", "db_type": "sqlite", "db_path": "shop.db"})
     assert no_id.value.field == "id"
@@ -144,3 +145,21 @@ def test_a_file_removed_after_registration_is_reported(runtime: Runtime, shop: P
     with pytest.raises(InvalidInput):
         runtime.sql.run_sql("shop", "SELECT 1")
     assert not shop.exists()  # a read-only datasource never creates its file
+
+
+def test_check_validates_without_saving_and_the_stored_password_stays_inside(runtime: Runtime, shop: Path) -> None:
+    checked = runtime.datasources.check(
+        {"db_name": "draft", "db_type": "DuckDB", "db_path": "x.duckdb", "read_only": False}
+    )
+    assert checked.db_type == "duckdb" and runtime.datasources.list() == []  # validated, lower-cased, not stored
+    with pytest.raises(InvalidInput) as missing:
+        runtime.datasources.check({"db_name": "draft", "db_type": "duckdb", "db_path": "missing.duckdb"})
+    assert missing.value.field == "db_path"  # a read-only datasource needs its file
+    created = runtime.datasources.create(
+        {"db_name": "wh", "db_type": "postgresql", "db_host": "db.example", "db_pwd": SECRET}
+    )
+    assert runtime.datasources.stored_password(created.id) == SECRET
+    assert runtime.datasources.stored_password(created.id + 1) == ""
+    assert runtime.datasources.resolve(str(created.id)).db_name == "wh"  # a numeric string is an id
+    with pytest.raises(NotFound):
+        runtime.datasources.resolve(str(created.id + 1))

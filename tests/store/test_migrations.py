@@ -19,7 +19,7 @@ from alembic.migration import MigrationContext
 from dbgpt_tools.chat.models import ChatRequest
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.store import migrate
+from dbgpt_tools.store import metadata as migrate
 from dbgpt_tools.store.models import Base
 from server.cli import main
 from tests import markup
@@ -131,8 +131,8 @@ def test_downgrade_renders_the_rows_back_and_upgrade_takes_them_out_again(settin
         engine.dispose()
 
 
-def test_workers_starting_together_migrate_the_store_once(settings: Settings, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'metadata.db'}"
+def test_workers_starting_together_migrate_the_store_once(metadata_url: str, settings: Settings) -> None:
+    url = metadata_url
     released_store(url, settings)
     env = {**os.environ, "DBGPT_METADATA_URL": url, "DBGPT_DATA_DIR": str(settings.data_dir)}
     workers = [
@@ -152,7 +152,7 @@ def test_workers_starting_together_migrate_the_store_once(settings: Settings, tm
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT content, artifacts FROM messages ORDER BY id")).all()
+            rows = conn.execute(sa.text("SELECT content, CAST(artifacts AS TEXT) FROM messages ORDER BY id")).all()
         assert len(rows) == 4 and rows[-1][0] == released.ANSWER_TEXT
         assert '"response_pie_chart"' in rows[-1][1] and rows[-1][1].count('"kind"') == 1  # moved once
     finally:

@@ -1,4 +1,4 @@
-"""Alembic's environment: migrations run on the connection `dbgpt_tools.store.migrate` hands over."""
+"""Alembic's environment: migrations run on the connection `dbgpt_tools.store.metadata` hands over."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dbgpt_tools.store.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations with `dbgpt-tools db upgrade` (dbgpt_tools.store.migrate), not the alembic CLI")
+    raise RuntimeError("run migrations with `dbgpt-tools db upgrade` (dbgpt_tools.store.metadata), not the alembic CLI")
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,

@@ -1,4 +1,6 @@
-"""Locate the embedded GGUF models that pinned PyPI packages ship, assemble and verify them."""
+"""The embedded model: the GGUF files pinned PyPI packages ship (located, assembled once, sha256-verified), and
+llama.cpp's OpenAI-compatible server run in-process by `xllamacpp`, started on first use, bound to loopback and
+guarded by a per-process key."""
 
 from __future__ import annotations
 
@@ -6,12 +8,17 @@ import fcntl
 import hashlib
 import importlib.util
 import json
+import logging
 import os
+import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from dbgpt_tools.errors import DbgptError
-from dbgpt_tools.settings import LocalModelName
+from dbgpt_tools.settings import LocalModelName, Settings
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -99,6 +106,11 @@ def ensure_model_file(name: LocalModelName, model_dir: Path) -> Path:
     """Path of the verified GGUF for `name`, assembling it into `model_dir` on first use."""
     spec = MODELS[name]
     sources = [_package_file(pkg, inner, spec.install_hint) for pkg, inner in spec.parts]
+    total = sum(source.stat().st_size for source in sources)
+    if total != spec.size:  # a wrong or truncated part, told at once instead of after hashing a gigabyte
+        raise ModelUnavailable(
+            f"model {name} has {total} bytes in its packages, expected {spec.size}; reinstall: {spec.install_hint}"
+        )
     model_dir.mkdir(parents=True, exist_ok=True)
     single = len(sources) == 1
     target = sources[0] if single else model_dir / spec.file_name
@@ -123,3 +135,62 @@ def ensure_model_file(name: LocalModelName, model_dir: Path) -> Path:
             )
         marker.write_text(json.dumps({"sha256": spec.sha256, **_stamp(target)}))
         return target
+
+
+# --- The server ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where an OpenAI-compatible server answers, and the key it wants."""
+
+    base_url: str
+    api_key: str
+
+
+class LocalLlamaServer:
+    """llama.cpp's OpenAI-compatible server run in-process by `xllamacpp`, started on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._server: object | None = None
+        self._endpoint: Endpoint | None = None
+
+    def endpoint(self) -> Endpoint:
+        """Start the server if needed (blocking: assembles and loads the model) and return its endpoint."""
+        with self._lock:
+            if self._endpoint is None:
+                self._endpoint = self._start()
+            return self._endpoint
+
+    def _start(self) -> Endpoint:
+        import xllamacpp  # the `local` extra; imported only when the local backend is used
+
+        settings = self._settings
+        path = ensure_model_file(settings.local_model, settings.resolved_model_dir)
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.model_alias = {settings.local_model}
+        params.n_ctx = settings.local_ctx
+        params.n_parallel = settings.llm_max_parallel
+        params.hostnames = ["127.0.0.1"]
+        params.port = 0  # any free port
+        params.api_keys = [secrets.token_urlsafe(24)]
+        params.ui = False
+        params.verbosity = -1
+        if settings.local_threads:
+            params.cpuparams.n_threads = settings.local_threads
+            params.cpuparams_batch.n_threads = settings.local_threads
+        log.info("starting local model %s from %s", settings.local_model, path)
+        server = xllamacpp.Server(params)
+        self._server = server
+        address = server.listening_address
+        log.info("local model %s listening on %s", settings.local_model, address)
+        return Endpoint(base_url=f"{address}/v1", api_key=params.api_keys[0])
+
+    def close(self) -> None:
+        """Stop the server (it is started again on next use)."""
+        with self._lock:
+            self._server = None  # xllamacpp stops the server when the object is released
+            self._endpoint = None

@@ -4,12 +4,17 @@ sends (model, token cap, temperature only when given), and an injected LangChain
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import httpx2
+import openai
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import SecretStr
 
-from dbgpt_tools.errors import Upstream
+from dbgpt_tools.chat.models import Usage
+from dbgpt_tools.errors import Busy, DbgptError, Upstream
 from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.settings import Settings
 from tests.fake_openai import FakeOpenAI
@@ -72,3 +77,65 @@ async def test_an_injected_model_that_loses_its_endpoint_is_an_upstream_error(se
         async for chunk in llm.astream([HumanMessage(content="Hi")]):
             got.append(chunk.delta)
     assert got == ["partial "]  # what came before the failure was handed on
+
+
+class FailingModel(ScriptedChatModel):
+    """Fails the way the OpenAI client of a LangChain chat model does, before any text."""
+
+    error: Any = None
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> Any:
+        raise self.error
+        yield  # an async generator
+
+
+class CutShortModel(ScriptedChatModel):
+    """Answers one piece and stops at its token cap, reporting what it used."""
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> Any:
+        chunk = AIMessageChunk(
+            content="Once upon",
+            response_metadata={"finish_reason": "length"},
+            usage_metadata={"input_tokens": 11, "output_tokens": 2, "total_tokens": 13},
+        )
+        yield ChatGenerationChunk(message=chunk)
+
+
+REQUEST = httpx2.Request("POST", "http://llm.invalid/v1/chat/completions")
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "words"),
+    [
+        (openai.APITimeoutError(request=REQUEST), Upstream, "did not answer in time"),
+        (
+            openai.RateLimitError("slow down", response=httpx2.Response(429, request=REQUEST, json={}), body=None),
+            Busy,
+            "rate limiting",
+        ),
+        (
+            openai.AuthenticationError("no", response=httpx2.Response(401, request=REQUEST, json={}), body=None),
+            Upstream,
+            "refused our credentials",
+        ),
+        (openai.APIError("odd", request=REQUEST, body=None), Upstream, "the LLM request failed"),
+    ],
+)
+async def test_an_injected_models_failures_are_ours(
+    settings: Settings, error: Exception, kind: type[DbgptError], words: str
+) -> None:
+    llm = LLM(settings, FailingModel(messages=iter([]), error=error))
+    with pytest.raises(kind, match=words):
+        async for _ in llm.astream([HumanMessage(content="Hi")]):
+            pass
+
+
+async def test_an_answer_cut_at_its_cap_says_length_with_its_usage(settings: Settings) -> None:
+    llm = LLM(settings, CutShortModel(messages=iter([])))
+    chunks = [chunk async for chunk in llm.astream([HumanMessage(content="A story?")], max_tokens=2)]
+    assert [chunk.delta for chunk in chunks] == ["Once upon", ""] and chunks[-1].finish_reason == "length"
+    assert chunks[-1].usage == Usage(prompt_tokens=11, completion_tokens=2, total_tokens=13)

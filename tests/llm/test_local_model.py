@@ -101,8 +101,14 @@ def test_a_missing_package_or_part_says_how_to_install_it(packages: Path, tmp_pa
 
 def test_a_one_file_model_is_used_in_place(packages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = PARTS[0]
-    spec = ModelSpec("smollm2-135m", "one.gguf", len(data), hashlib.sha256(data).hexdigest(),
-                     (("fake_part1", "data/part.bin"),), "pip install one")  # fmt: skip
+    spec = ModelSpec(
+        "smollm2-135m",
+        "one.gguf",
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        (("fake_part1", "data/part.bin"),),
+        "pip install one",
+    )
     monkeypatch.setitem(local_model.MODELS, "smollm2-135m", spec)
     path = ensure_model_file("smollm2-135m", tmp_path / "models")
     assert path == packages / "fake_part1" / "data" / "part.bin"  # no copy of a single file

@@ -319,3 +319,34 @@ def test_postgresql(pg_engine: tuple[sa.Engine, str]) -> None:
     assert text.startswith('CREATE TABLE "order" (  -- 7 rows\n')
     assert "  PRIMARY KEY (id, line)\n" in text
     assert '  "Region" VARCHAR(20)\n' in render_table(customers, dialect="postgresql")
+
+
+def test_a_view_the_catalog_cannot_read_is_left_out_and_the_rest_described(tmp_path: Path) -> None:
+    """A view over a dropped table breaks the batched reflection; each object is then read alone."""
+    path = tmp_path / "broken.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items VALUES (1, 'lamp');"
+        "CREATE TABLE gone (id INTEGER); CREATE VIEW stale AS SELECT id FROM gone; DROP TABLE gone;"
+    )
+    conn.close()
+    engine = _read_only_sqlite(path)
+    try:
+        schema = introspect(engine, "broken")
+    finally:
+        engine.dispose()
+    assert [table.name for table in schema.tables] == ["items"]
+    assert [column.name for column in _table(schema, "items").columns] == ["id", "name"]
+
+
+def test_a_catalog_that_cannot_read_anything_is_an_upstream_error(tmp_path: Path) -> None:
+    path = tmp_path / "only-broken.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE gone (id INTEGER); CREATE VIEW stale AS SELECT id FROM gone; DROP TABLE gone;")
+    conn.close()
+    engine = _read_only_sqlite(path)
+    try:
+        with pytest.raises(Upstream, match="cannot read the catalog entry of table 'stale'"):
+            introspect(engine, "only-broken")
+    finally:
+        engine.dispose()

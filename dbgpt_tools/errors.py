@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -80,16 +82,31 @@ class InternalError(DbgptError):
     code = "E0500"
 
 
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def invalid_input(error: ValidationError) -> InvalidInput:
-    """Pydantic's validation errors as one `InvalidInput` naming every bad field (the first as `field`)."""
-    problems = [(".".join(str(part) for part in e["loc"]), e["msg"]) for e in error.errors()]
+    """Pydantic's validation errors as one `InvalidInput` naming every bad field (the first as `field`); the names
+    pydantic gives the branches of a union (`constrained-str`, `list[...]`) are left out of the field path."""
+    problems: list[tuple[str, str]] = []
+    for e in error.errors():
+        path = ".".join(str(part) for part in e["loc"] if isinstance(part, int) or _FIELD.match(str(part)))
+        if (path, e["msg"]) not in problems:
+            problems.append((path, e["msg"]))
     message = "; ".join(f"{field}: {msg}" if field else msg for field, msg in problems)
     return InvalidInput(message, field=problems[0][0] or None)  # a ValidationError holds at least one error
 
 
 def validated(model: type[M], data: Any) -> M:
-    """`data` validated as `model`; a failure is one `InvalidInput` naming the bad fields."""
+    """`data` validated as `model`; a failure is one `InvalidInput` naming the bad fields. Text that is not valid
+    Unicode (a lone surrogate, which JSON can spell) is refused before it reaches a store or a model."""
+    try:
+        json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("text must be valid Unicode: a lone surrogate (\\ud800-\\udfff) was sent") from None
     try:
         return model.model_validate(data)
     except ValidationError as error:
         raise invalid_input(error) from None
+    except RecursionError:
+        raise InvalidInput("the input is nested too deeply") from None

@@ -40,11 +40,17 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(default=None, description="API key for the OpenAI-compatible endpoint.")
     llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the OpenAI-compatible endpoint.")
     llm_timeout: float = Field(default=120.0, gt=0, description="Seconds before an LLM request is abandoned.")
-    llm_max_queue: int = Field(
-        default=64, ge=0, description="Requests allowed to wait for the LLM; more are refused with HTTP 429."
+    llm_max_queue: int | None = Field(
+        default=None,
+        ge=0,
+        description="Requests allowed to wait for the LLM; more are refused with HTTP 429. Default: 64 for the "
+        "local model, 1024 for an endpoint.",
     )
-    llm_max_parallel: int = Field(
-        default=2, ge=1, description="Requests the LLM serves at once (llama.cpp slots for the local backend)."
+    llm_max_parallel: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests the LLM serves at once (llama.cpp slots for the local model). Default: 2 for the "
+        "local model, 256 for an endpoint (which sets its own rate limits).",
     )
     max_new_tokens: int = Field(default=512, ge=1, description="Default cap on generated tokens per answer.")
     history_messages: int = Field(
@@ -65,6 +71,30 @@ class Settings(BaseSettings):
     sql_row_limit: int = Field(default=1000, ge=1, description="Default cap on rows returned by one SQL statement.")
     sql_max_row_limit: int = Field(default=100_000, ge=1, description="Largest row cap a caller may ask for.")
     sql_timeout: float = Field(default=30.0, gt=0, description="Seconds before a SQL statement is cancelled.")
+    sql_max_value_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest single value (text, blob) a SQLite statement may build; longer ones fail the statement.",
+    )
+    sql_max_result_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Byte budget of one statement's rows; rows past it are cut off (`truncated`, reason `bytes`).",
+    )
+    sql_engine_memory_mb: int = Field(
+        default=128, ge=16, description="Memory one DuckDB statement may use (no spilling to disk); more fails it."
+    )
+    datasource_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host names, IP addresses and CIDR networks datasources may connect to. Empty: "
+        "any (a local tool); set it for a shared server, e.g. `db.internal,10.0.0.0/8`.",
+    )
+    http_header_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a client has to send a request's headers; then it is disconnected."
+    )
+    http_body_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds a client has to send a request's body; then it is disconnected."
+    )
     warm_up: bool = Field(
         default=True,
         description="`dbgpt-tools serve` loads the model and its sample-database prompt at start-up, in the "
@@ -81,6 +111,13 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    @field_validator("datasource_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
     @field_validator("db_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: object) -> object:
@@ -92,6 +129,16 @@ class Settings(BaseSettings):
     def allowed_db_roots(self) -> list[Path]:
         """Directories a file database may resolve into: the data dir, then the configured roots."""
         return [root.expanduser().resolve() for root in (self.data_dir, *self.db_roots)]
+
+    @property
+    def max_parallel(self) -> int:
+        """Requests the model serves at once: the setting, or the backend's default."""
+        return self.llm_max_parallel or (2 if self.llm_backend == "local" else 256)
+
+    @property
+    def max_queue(self) -> int:
+        """Requests allowed to wait for the model: the setting, or the backend's default."""
+        return self.llm_max_queue if self.llm_max_queue is not None else (64 if self.llm_backend == "local" else 1024)
 
     @property
     def resolved_metadata_url(self) -> str:

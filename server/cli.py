@@ -21,13 +21,20 @@ def serve(settings: Settings, workers: int = 1) -> int:
     import uvicorn
 
     from server.app import LOOPBACK, app_from_environment
+    from server.http_protocol import TimedHttpProtocol
 
     if not settings.api_keys:
         if settings.host not in LOOPBACK:
             log.error("refusing to listen on %s without API keys: set DBGPT_API_KEYS", settings.host)
             return 2
         log.warning("no API keys configured (DBGPT_API_KEYS): anyone on this machine can call the API")
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "info", "access_log": False}
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": False,
+        "http": TimedHttpProtocol,  # slow clients are disconnected (DBGPT_HTTP_HEADER_TIMEOUT, _BODY_TIMEOUT)
+    }
     if workers == 1:
         uvicorn.run(app_from_environment(settings), **options)
         return 0

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field, ValidationError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
 
-from dbgpt_tools.errors import DbgptError, invalid_input
+from dbgpt_tools.errors import DbgptError, validated
 from dbgpt_tools.operations import OPERATIONS
 from dbgpt_tools.operations.base import AnyOperation
 from dbgpt_tools.runtime import Runtime
@@ -35,23 +37,26 @@ def _parameters(args_model: type[BaseModel]) -> list[inspect.Parameter]:
     return parameters
 
 
-def tool_function(operation: AnyOperation, runtime: Runtime) -> Callable[..., Awaitable[BaseModel]]:
+def tool_result(result: BaseModel) -> CallToolResult:
+    """The tool's answer: the result as JSON text and as structured content (built off the event loop)."""
+    data = result.model_dump(mode="json")
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def tool_function(operation: AnyOperation, runtime: Runtime) -> Callable[..., Awaitable[CallToolResult]]:
     """An async function running `operation`, whose signature MCP turns into the tool's input schema."""
 
-    async def call(ctx: Context, **arguments: Any) -> BaseModel:
-        try:
-            args = operation.args_model.model_validate(arguments)
-        except ValidationError as exc:
-            raise ToolError(invalid_input(exc).message) from exc
-
+    async def call(ctx: Context, **arguments: Any) -> CallToolResult:
         async def progress(done: float, total: float | None, message: str) -> None:
             await ctx.report_progress(done, total, message)
 
         try:
+            args = validated(operation.args_model, arguments)
             result: BaseModel = await operation.invoke(runtime, args, progress)
-            return result
         except DbgptError as exc:
             raise ToolError(exc.message) from exc
+        return await asyncio.to_thread(tool_result, result)
 
     context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
     call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # inspect reads it; functions accept it

@@ -6,7 +6,7 @@ import html
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -17,12 +17,28 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
+class Param:
+    """A path or query parameter: its name, where it goes, and the JSON schema of what the route accepts."""
+
+    name: str
+    location: Literal["path", "query"]
+    schema: dict[str, Any]
+    description: str
+
+    def document(self) -> dict[str, Any]:
+        required = self.location == "path"
+        return {"name": self.name, "in": self.location, "required": required, "schema": self.schema,
+                "description": self.description}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One documented route: what it takes and what it answers."""
 
     method: str
     path: str
     summary: str
+    params: tuple[Param, ...] = ()
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     enveloped: bool = False
@@ -66,6 +82,8 @@ def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
             "summary": endpoint.summary,
             "responses": {"200": {"description": "OK", "content": content}, "4XX": error},
         }
+        if endpoint.params:
+            operation["parameters"] = [param.document() for param in endpoint.params]
         if endpoint.body is not None:
             body = _schema(endpoint.body, components)
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}

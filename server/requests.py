@@ -6,7 +6,7 @@ import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from dbgpt_tools.errors import DbgptError, InvalidInput, validated
 
@@ -23,14 +23,19 @@ class PayloadTooLarge(DbgptError):
 async def json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object (400 when it is not JSON or not an object, 413 when too large)."""
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise PayloadTooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:  # gone before its body arrived (or disconnected for being too slow)
+        raise InvalidInput("the client disconnected before sending its whole body", field="body") from None
     try:
         data = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"request body is not valid JSON: {exc}", field="body") from exc
+    except RecursionError:
+        raise InvalidInput("request body is nested too deeply", field="body") from None
+    except ValueError as exc:  # malformed JSON, bad UTF-8, or a number with thousands of digits
+        raise InvalidInput(f"request body is not valid JSON: {str(exc)[:200]}", field="body") from None
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object", field="body")
     return data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from typing import Any
 
@@ -15,13 +17,19 @@ from dbgpt_tools.errors import Busy, DbgptError, Unauthorized
 log = logging.getLogger("dbgpt_tools.server")
 
 
-def envelope(data: Any) -> JSONResponse:
-    """A successful `/api/v2/serve` answer: `{"success": true, "err_code": null, "err_msg": null, "data": ...}`."""
+def _envelope_json(data: Any) -> bytes:
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
     elif isinstance(data, list):
         data = [item.model_dump(mode="json") if isinstance(item, BaseModel) else item for item in data]
-    return JSONResponse({"success": True, "err_code": None, "err_msg": None, "data": data})
+    body = {"success": True, "err_code": None, "err_msg": None, "data": data}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def envelope(data: Any) -> Response:
+    """A successful `/api/v2/serve` answer: `{"success": true, "err_code": null, "err_msg": null, "data": ...}`,
+    rendered in a worker thread (tens of megabytes of rows must not hold the event loop)."""
+    return Response(await asyncio.to_thread(_envelope_json, data), media_type="application/json")
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

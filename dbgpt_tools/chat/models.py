@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from dbgpt_tools.sql.results import QueryResult
 
@@ -22,6 +32,17 @@ class ChatMode(StrEnum):
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length"]
+ConvUid = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="A conversation id: letters, digits and . _ : - (what an earlier answer returned).",
+    ),
+]
+Label = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
+"""A one-line name (a mode's target, a user, a model)."""
 
 
 class ChatMessage(BaseModel):
@@ -62,12 +83,10 @@ class ChatOptions(BaseModel):
     """How a turn is answered: the fields every face's chat request shares. `null` means "not given"."""
 
     chat_mode: ChatMode = Field(default=ChatMode.chat_normal, description="Which chat mode answers.")
-    chat_param: str | None = Field(default=None, description="The mode's target (datasource, space, app, flow).")
-    conv_uid: str | None = Field(
-        default=None, max_length=128, description="Continue this conversation (id returned by an earlier answer)."
-    )
-    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature, 0..2.")
-    max_new_tokens: int | None = Field(
+    chat_param: Label | None = Field(default=None, description="The mode's target (datasource, space, app, flow).")
+    conv_uid: ConvUid | None = Field(default=None, description="Continue this conversation (its id).")
+    temperature: StrictFloat | None = Field(default=None, ge=0, le=2, description="Sampling temperature, 0..2.")
+    max_new_tokens: StrictInt | None = Field(
         default=None,
         ge=1,
         validation_alias=AliasChoices("max_new_tokens", "max_tokens"),
@@ -91,20 +110,21 @@ class ChatRequest(ChatOptions):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    messages: str | list[ChatMessage | str] = Field(
+    messages: Annotated[str, Field(pattern=r"\S")] | Annotated[list[ChatMessage | str], Field(min_length=1)] = Field(
         description="The user input: a string, or a list of messages whose last user message is the question."
     )
-    model: str | None = Field(default=None, description="Model name; the configured backend answers.")
-    user_name: str | None = Field(default=None, max_length=128)
-    sys_code: str | None = Field(default=None, max_length=128)
-    span_id: str | None = Field(default=None, max_length=128)
-    stream: bool = Field(default=False, description="Stream the answer as server-sent events.")
-    incremental: bool = Field(default=True, description="Stream deltas; `false` sends the whole text so far.")
-    enable_vis: bool = Field(default=True, description="Include chart-view / references markup.")
+    model: Label | None = Field(default=None, description="Model name; the configured backend answers.")
+    user_name: Label | None = Field(default=None, max_length=128)
+    sys_code: Label | None = Field(default=None, max_length=128)
+    span_id: Label | None = Field(default=None, max_length=128)
+    stream: StrictBool = Field(default=False, description="Stream the answer as server-sent events.")
+    incremental: StrictBool = Field(default=True, description="Stream deltas; `false` sends the whole text so far.")
+    enable_vis: StrictBool = Field(default=True, description="Include chart-view / references markup.")
 
-    @field_validator("messages")
+    @field_validator("messages", mode="before")
     @classmethod
-    def _not_empty(cls, value: str | list[ChatMessage | str]) -> str | list[ChatMessage | str]:
+    def _not_empty(cls, value: Any) -> Any:
+        """Clear words for the two empty inputs (the schema says the same as a pattern and a minimum)."""
         if isinstance(value, str) and not value.strip():
             raise ValueError("messages must not be empty")
         if isinstance(value, list) and not value:

@@ -32,7 +32,7 @@ class LLM:
 
     def __init__(self, settings: Settings, chat_model: BaseChatModel | None = None) -> None:
         self._settings = settings
-        self.gate = ConcurrencyGate(settings.llm_max_parallel, settings.llm_max_queue)
+        self.gate = ConcurrencyGate(settings.max_parallel, settings.max_queue)
         self._injected = chat_model
         self._stream: OpenAIStream | None = None
         self._local = LocalLlamaServer(settings) if chat_model is None and settings.llm_backend == "local" else None

@@ -173,7 +173,7 @@ class LocalLlamaServer:
         params.model.path = str(path)
         params.model_alias = {settings.local_model}
         params.n_ctx = settings.local_ctx
-        params.n_parallel = settings.llm_max_parallel
+        params.n_parallel = settings.max_parallel
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # any free port
         params.api_keys = [secrets.token_urlsafe(24)]

@@ -7,7 +7,7 @@ import asyncio
 from pydantic import BaseModel, Field
 
 from dbgpt_tools.chat.conversations import ConversationStore
-from dbgpt_tools.chat.models import ChatOptions, ChatRequest, ChatResult, StoredMessage
+from dbgpt_tools.chat.models import ChatOptions, ChatRequest, ChatResult, ConvUid, StoredMessage
 from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import NotFound
 from dbgpt_tools.operations.base import AnyOperation, Operation, Progress
@@ -18,7 +18,7 @@ MAX_CONVERSATION_MESSAGES = 10_000
 class ChatArgs(ChatOptions):
     """Arguments of the `chat` operation: the question, and how to answer it."""
 
-    question: str = Field(min_length=1, description="The user's question or message.")
+    question: str = Field(min_length=1, max_length=100_000, description="The user's question or message.")
 
 
 async def chat(service: ChatService, args: ChatArgs, progress: Progress | None = None) -> ChatResult:
@@ -38,7 +38,7 @@ async def chat(service: ChatService, args: ChatArgs, progress: Progress | None =
 class ConversationArgs(BaseModel):
     """Arguments of the `get_conversation` operation."""
 
-    conv_uid: str = Field(min_length=1, max_length=128, description="The conversation id.")
+    conv_uid: ConvUid = Field(description="The conversation id.")
 
 
 class Conversation(BaseModel):

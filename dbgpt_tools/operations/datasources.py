@@ -11,7 +11,12 @@ from dbgpt_tools.sql.connection_test import ConnectionTester
 from dbgpt_tools.sql.datasource_models import ConnectionStatus, Datasource, DatasourceIn
 from dbgpt_tools.sql.registry import DatasourceRegistry
 
-DatasourceName = Field(min_length=1, max_length=256, description="The datasource's db_name (or its numeric id).")
+DatasourceName = Field(
+    min_length=1,
+    max_length=256,
+    pattern=r"^[^\x00-\x1f\x7f]+$",
+    description="The datasource's db_name, or its id (a number).",
+)
 
 
 class DatasourceList(BaseModel):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
-from dbgpt_tools.chat.models import ChatMode, ChatResult
+from dbgpt_tools.chat.models import ChatMode, ChatResult, ConvUid
 from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import NotFound
 from dbgpt_tools.operations.base import AnyOperation, Operation, Progress
@@ -23,13 +24,17 @@ class SchemaArgs(BaseModel):
     """Arguments of `describe_schema`."""
 
     datasource: str = DatasourceName
-    tables: list[str] | None = Field(
-        default=None, description="Only these tables (names as listed); [] gives the table names without schema text."
+    tables: list[Annotated[str, Field(max_length=256)]] | None = Field(
+        default=None,
+        max_length=2000,
+        description="Only these tables (names as listed); [] gives the table names without schema text.",
     )
     question: str | None = Field(
-        default=None, description="Rank tables by relevance to this question and keep the relevant ones."
+        default=None,
+        max_length=4000,
+        description="Rank tables by relevance to this question and keep the relevant ones.",
     )
-    max_tokens: int = Field(default=4000, ge=100, le=100_000, description="Budget of the rendered schema.")
+    max_tokens: StrictInt = Field(default=4000, ge=100, le=100_000, description="Budget of the rendered schema.")
 
 
 class SchemaDescription(BaseModel):
@@ -63,8 +68,10 @@ async def describe_schema(
 class SqlStatement(BaseModel):
     """One SQL statement and an optional row cap (the body of the REST query route)."""
 
-    sql: str = Field(min_length=1, description="One SQL statement in the datasource's dialect.")
-    limit: int | None = Field(default=None, ge=1, description="Row cap (default 1000); truncated=true if more.")
+    sql: str = Field(min_length=1, max_length=100_000, description="One SQL statement in the datasource's dialect.")
+    limit: StrictInt | None = Field(
+        default=None, ge=1, le=10**9, description="Row cap (default: the server's); truncated=true if more."
+    )
 
 
 class RunSqlArgs(SqlStatement):
@@ -82,8 +89,8 @@ class AskArgs(BaseModel):
     """Arguments of `ask_data`."""
 
     datasource: str = DatasourceName
-    question: str = Field(min_length=1, description="A question about the data, in plain language.")
-    conv_uid: str | None = Field(default=None, max_length=128, description="Continue this conversation.")
+    question: str = Field(min_length=1, max_length=100_000, description="A question about the data, in plain language.")
+    conv_uid: ConvUid | None = Field(default=None, description="Continue this conversation.")
 
 
 class DataAnswer(BaseModel):

@@ -41,7 +41,7 @@ class ConnectionTester:
         if isinstance(target, DatasourceIn):
             source = target
             if target.id is not None and target.db_pwd in ("", MASK):
-                source = target.model_copy(update={"db_pwd": self._registry.stored_password(target.id)})
+                source = target.model_copy(update={"db_pwd": self._registry.stored_password(target.id, target)})
         else:
             source = self._registry.resolve(target)
         started = time.perf_counter()

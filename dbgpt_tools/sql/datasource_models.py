@@ -7,30 +7,47 @@ free name and `db_path` is the file. `db_pwd` is stored, never returned: a set p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
+from dbgpt_tools.sql.locations import check_host
 from dbgpt_tools.store.models import DatasourceRow
 
 MASK = "******"
+MAX_ID = 2**63 - 1
+DbType = Literal["sqlite", "duckdb", "postgresql", "mysql"]
+DatasourceId = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="The datasource's integer id.")]
+OneLine = Field(pattern=r"^[^\x00-\x1f\x7f]*$")
+NoNul = Field(pattern=r"^[^\x00]*$")
 
 
 class DatasourceIn(BaseModel):
-    """A datasource as callers send it. `null` means absent; on update an empty or masked `db_pwd` keeps the old one."""
+    """A datasource as callers send it. `null` means absent; on update an empty or masked `db_pwd` keeps the old one,
+    as long as the destination (type, host, port, user, database) stays the same."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    id: int | None = Field(default=None, description="The datasource id (required on update).")
-    db_name: str = Field(min_length=1, max_length=256, description="Unique name; the database name on a server.")
-    db_type: str = Field(min_length=1, description="sqlite, duckdb, postgresql or mysql.")
-    db_path: str = Field(default="", description="File of a SQLite/DuckDB database (relative: in the data dir).")
-    db_host: str = Field(default="", description="Server host (PostgreSQL/MySQL).")
-    db_port: int = Field(default=0, ge=0, le=65535, description="Server port (0: the type's default).")
-    db_user: str = Field(default="", description="Database user.")
-    db_pwd: str = Field(default="", description="Database password (stored, never returned).")
-    comment: str = Field(default="", description="Free description.")
-    read_only: bool = Field(default=True, description="Refuse every write (checked by the parser and the engine).")
+    id: DatasourceId | None = Field(default=None, description="The datasource id (required on update).")
+    db_name: Annotated[str, OneLine] = Field(
+        min_length=1, max_length=256, description="Unique name (not all digits); the database name on a server."
+    )
+    db_type: DbType = Field(description="sqlite, duckdb, postgresql or mysql (any case).")
+    db_path: Annotated[str, NoNul] = Field(
+        default="", max_length=1024, description="File of a SQLite/DuckDB database (relative: in the data dir)."
+    )
+    db_host: Annotated[str, OneLine] = Field(
+        default="", max_length=253, description="Server host name or IP address (PostgreSQL/MySQL)."
+    )
+    db_port: StrictInt = Field(default=0, ge=0, le=65535, description="Server port (0: the type's default).")
+    db_user: Annotated[str, OneLine] = Field(default="", max_length=128, description="Database user.")
+    db_pwd: Annotated[str, NoNul] = Field(
+        default="", max_length=1024, description="Database password (stored, never returned)."
+    )
+    comment: Annotated[str, NoNul] = Field(default="", max_length=4096, description="Free description.")
+    read_only: StrictBool = Field(
+        default=True, description="Refuse every write (checked by the parser and the engine)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -38,6 +55,29 @@ class DatasourceIn(BaseModel):
         if isinstance(data, Mapping):
             return {key: value for key, value in data.items() if value is not None}
         return data
+
+    @field_validator("db_type", mode="before")
+    @classmethod
+    def _known_type(cls, value: Any) -> Any:
+        """Any case is accepted; an unknown type is refused with the supported ones named."""
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered not in ("sqlite", "duckdb", "postgresql", "mysql"):
+                raise ValueError(f"unsupported db_type {value!r}; supported: sqlite, duckdb, postgresql, mysql")
+            return lowered
+        return value
+
+    @field_validator("db_name")
+    @classmethod
+    def _not_an_id(cls, value: str) -> str:
+        if value.isascii() and value.isdigit():
+            raise ValueError("db_name must not be all digits: a number names the datasource with that id")
+        return value
+
+    @field_validator("db_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return check_host(value) if value else value
 
 
 class Datasource(BaseModel):

@@ -9,8 +9,9 @@ from sqlalchemy import Engine
 
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasource_models import DatasourceIn
-from dbgpt_tools.sql.engine_config import FILE_TYPES, HOST_TYPES, EngineConfig, database_file
+from dbgpt_tools.sql.engine_config import FILE_TYPES, HOST_TYPES, EngineConfig
 from dbgpt_tools.sql.engines import create_datasource_engine
+from dbgpt_tools.sql.locations import connect_address, database_file
 from dbgpt_tools.store.models import DatasourceRow
 
 
@@ -23,14 +24,18 @@ class EngineCache:
         self._lock = threading.Lock()
 
     def config(self, source: DatasourceRow | DatasourceIn) -> EngineConfig:
-        """The engine configuration of a datasource (file paths confined to the allowed roots)."""
+        """The engine configuration of a datasource: a file confined to the allowed roots, or a server on the
+        allowed networks (at the address that was checked), with the statement limits of the settings."""
+        settings = self._settings
         is_file = source.db_type in FILE_TYPES
         return EngineConfig(
             db_type=source.db_type,
             read_only=source.read_only,
-            timeout=self._settings.sql_timeout,
-            path=database_file(self._settings, source.db_path, source.read_only) if is_file else None,
-            host=source.db_host,
+            timeout=settings.sql_timeout,
+            max_value_bytes=settings.sql_max_value_bytes,
+            memory_mb=settings.sql_engine_memory_mb,
+            path=database_file(settings, source.db_path, source.read_only) if is_file else None,
+            host="" if is_file else connect_address(settings, source.db_host, source.db_port),
             port=source.db_port,
             user=source.db_user,
             password=source.db_pwd,

@@ -4,9 +4,10 @@ The SQL checker (`sql.safety`) is the first gate; these engines are the second, 
 past the parser still cannot write or run forever:
 
 - SQLite: opened `mode=ro`, `PRAGMA query_only`, no ATTACH (`SQLITE_LIMIT_ATTACHED` 0), no extensions, an
-  authorizer that allows only reads, and a progress handler enforcing the statement deadline.
-- DuckDB: opened `read_only`, `enable_external_access=false` (no file access, no INSTALL/LOAD, no COPY TO),
-  configuration locked; a timer interrupts a statement past its deadline.
+  authorizer that allows only reads, a progress handler enforcing the statement deadline, and a length limit on
+  every value (no single function call builds a gigabyte, nor runs past the deadline building it).
+- DuckDB: opened `read_only`, `enable_external_access=false` (no file access, no INSTALL/LOAD, no COPY TO), a
+  memory limit without spilling to disk, configuration locked; a timer interrupts a statement past its deadline.
 - PostgreSQL: every transaction `READ ONLY`, `statement_timeout`, and one statement per execution
   (extended protocol), so `SET TRANSACTION READ WRITE; INSERT ...` cannot be stacked.
 - MySQL / MariaDB: `SET SESSION TRANSACTION READ ONLY` and `max_execution_time` (MariaDB: `max_statement_time`)
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 
 from dbgpt_tools.errors import InvalidInput
@@ -147,6 +149,7 @@ def _sqlite_engine(config: EngineConfig) -> Engine:
             conn = sqlite3.connect(str(path), check_same_thread=False, factory=_GuardedSqlite)
         conn.execute(f"PRAGMA busy_timeout={config.timeout_ms}")
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, config.max_value_bytes)  # no function builds a huge value
         if hasattr(conn, "enable_load_extension"):  # absent when Python's SQLite cannot load extensions at all
             conn.enable_load_extension(False)
         conn.set_authorizer(_sqlite_authorizer(config.read_only))
@@ -174,9 +177,12 @@ def _sqlite_engine(config: EngineConfig) -> Engine:
 
 
 def _duckdb_engine(config: EngineConfig) -> Engine:
-    duck_config: dict[str, Any] = {"enable_external_access": False}
-    if config.read_only:
-        duck_config["lock_configuration"] = True
+    duck_config: dict[str, Any] = {
+        "enable_external_access": False,
+        "memory_limit": f"{config.memory_mb}MB",
+        "temp_directory": "",  # nothing spills to disk: a statement past its memory fails at once
+        "lock_configuration": True,  # SET cannot lift any of this, on writable datasources either
+    }
     engine = create_engine(
         build_url(config),
         connect_args={"read_only": config.read_only, "config": duck_config},
@@ -209,8 +215,12 @@ def _postgresql_engine(config: EngineConfig) -> Engine:
 
     @event.listens_for(engine, "do_execute")
     def _one_statement(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
-        # A prepared statement holds exactly one command: PostgreSQL refuses `...; ...` here.
-        cursor.execute(statement, parameters, prepare=True)
+        # A prepared statement holds exactly one command: PostgreSQL refuses `...; ...` here. A server-side cursor
+        # (a streamed SELECT) is declared through the extended protocol, which refuses it as well.
+        if isinstance(cursor, psycopg.ServerCursor):
+            cursor.execute(statement, parameters)
+        else:
+            cursor.execute(statement, parameters, prepare=True)
         return True
 
     return engine

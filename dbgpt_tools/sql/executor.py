@@ -1,18 +1,21 @@
-"""`run_sql`: one checked statement on a datasource, read-only unless it is writable, row-capped, time-limited."""
+"""`run_sql`: one checked statement on a datasource, read-only unless it is writable, time-limited, its rows capped
+in number and bytes."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.engine_cache import EngineCache
+from dbgpt_tools.sql.engine_config import HOST_TYPES
 from dbgpt_tools.sql.errors import translate_error
+from dbgpt_tools.sql.fetching import Fetched, fetch_bounded
 from dbgpt_tools.sql.registry import DatasourceRegistry
 from dbgpt_tools.sql.results import QueryResult
 from dbgpt_tools.sql.safety import check_sql
@@ -33,7 +36,8 @@ class SqlExecutor:
         limit: int | None = None,
         params: dict[str, Any] | None = None,
     ) -> QueryResult:
-        """Run one checked statement (reads only, unless the datasource is writable), at most `limit` rows."""
+        """Run one checked statement (reads only, unless the datasource is writable): at most `limit` rows and the
+        result byte budget, read a batch at a time (from a server-side cursor on PostgreSQL and MySQL)."""
         row = self._registry.resolve(name_or_id)
         checked = check_sql(sql, row.db_type, writable=not row.read_only)
         cap = self.row_cap(limit)
@@ -43,28 +47,34 @@ class SqlExecutor:
             conn = engine.connect()
         except SQLAlchemyError as error:
             raise translate_error(error, config, connecting=True) from None
+        stream = checked.kind == "select" and config.db_type in HOST_TYPES
+        driver_error = engine.dialect.loaded_dbapi.Error
         with conn:
             try:
-                result = conn.execute(text(checked.sql), params or {})
-                fetched: Sequence[Any]
+                result = conn.execution_options(stream_results=stream).execute(text(checked.sql), params or {})
                 if result.returns_rows:
                     columns = [str(key) for key in result.keys()]  # noqa: SIM118  # a Result iterates rows
-                    fetched = result.cursor.fetchmany(cap + 1)  # the driver's tuples, no Row objects
-                    result.close()
+                    # Streamed results keep their first row in SQLAlchemy's buffer; the others are read from the
+                    # driver's cursor directly (its tuples, no Row objects).
+                    fetchmany = _tuples(result.fetchmany) if stream else result.cursor.fetchmany
+                    fetched = fetch_bounded(fetchmany, cap, self._settings.sql_max_result_bytes)
+                    if stream and fetched.truncated and config.db_type == "mysql":
+                        _drop_unread_mysql_rows(result.cursor)
+                        conn.invalidate()
+                    else:
+                        result.close()
                 else:
-                    columns, fetched = ["rows_affected"], [(result.rowcount,)]
+                    columns, fetched = ["rows_affected"], Fetched([(result.rowcount,)], None)
                 if checked.is_write:
                     conn.commit()
-            except SQLAlchemyError as error:
+            except (SQLAlchemyError, driver_error) as error:
                 raise translate_error(error, config) from None
-        truncated = len(fetched) > cap
-        # The driver's values (QueryResult converts them when it is serialised to JSON); DB-API drivers return a list.
-        rows = cast(list[Sequence[Any]], fetched[:cap])
         return QueryResult.model_construct(  # every field is built here from checked values
             columns=columns,
-            rows=rows,
-            row_count=len(rows),
-            truncated=truncated,
+            rows=fetched.rows,  # the driver's values; QueryResult converts them when it is serialised to JSON
+            row_count=len(fetched.rows),
+            truncated=fetched.truncated is not None,
+            truncated_reason=fetched.truncated,
             limit_applied=cap,
             elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
             sql=checked.sql,
@@ -81,3 +91,16 @@ class SqlExecutor:
                 f"limit {limit} exceeds the maximum of {self._settings.sql_max_row_limit} rows", field="limit"
             )
         return limit
+
+
+def _tuples(fetchmany: Callable[[int], Sequence[Row[Any]]]) -> Callable[[int], list[tuple[Any, ...]]]:
+    """`fetchmany` of SQLAlchemy rows as plain tuples."""
+    return lambda size: [tuple(row) for row in fetchmany(size)]
+
+
+def _drop_unread_mysql_rows(cursor: Any) -> None:
+    """Let a streamed MySQL result go without reading its remaining rows: PyMySQL would read (and drop) them all
+    when the cursor closes; the connection is thrown away instead (PyMySQL has no public call for this)."""
+    unread = getattr(cursor, "_result", None)
+    if unread is not None:
+        unread.unbuffered_active = False

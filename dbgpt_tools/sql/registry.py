@@ -1,4 +1,9 @@
-"""The datasource registry: DB-GPT's datasource CRUD in the metadata store (passwords stored, never returned)."""
+"""The datasource registry: DB-GPT's datasource CRUD in the metadata store (passwords stored, never returned).
+
+Rules that hold for every face: names are unique whatever their case and never all digits, so a reference to a
+datasource is an id when it is a number and a name otherwise; a stored password only ever goes to the destination
+it was stored for (changing the type, host, port, user or database needs the password again).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,23 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dbgpt_tools.errors import Conflict, InvalidInput, NotFound, validated
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.datasource_models import MASK, Datasource, DatasourceIn
+from dbgpt_tools.sql.datasource_models import MASK, MAX_ID, Datasource, DatasourceIn
 from dbgpt_tools.sql.engine_cache import EngineCache
-from dbgpt_tools.sql.engine_config import FILE_TYPES, database_file
-from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS
+from dbgpt_tools.sql.engine_config import FILE_TYPES
+from dbgpt_tools.sql.locations import connect_address, database_file
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import DatasourceRow
 
 log = logging.getLogger(__name__)
+
+DESTINATION = ("db_type", "db_host", "db_port", "db_user", "db_name")
+"""The fields that say where a password is sent."""
 
 
 class DatasourceRegistry:
@@ -32,33 +40,39 @@ class DatasourceRegistry:
         self._engines = engines
 
     def create(self, data: DatasourceIn | Mapping[str, Any]) -> Datasource:
-        """Register a datasource. Duplicate `db_name`: Conflict."""
+        """Register a datasource. Duplicate `db_name` (whatever its case): Conflict."""
         request = self.check(data)
         row = DatasourceRow(**request.model_dump(exclude={"id"}))
         try:
             with self._store.session() as session:
+                _refuse_taken_name(session, request.db_name, None)
                 session.add(row)
                 session.flush()
         except IntegrityError:
-            raise Conflict(f"datasource {request.db_name!r} already exists", field="db_name") from None
+            raise _name_taken(request.db_name) from None
         log.info("datasource %s (%s) created, id %s", row.db_name, row.db_type, row.id)
         return Datasource.from_row(row)
 
     def update(self, data: DatasourceIn | Mapping[str, Any]) -> Datasource:
-        """Replace a datasource's fields (`id` required); an empty or masked `db_pwd` keeps the stored one."""
+        """Replace a datasource's fields (`id` required). An empty or masked `db_pwd` keeps the stored password, but
+        only for the same destination: with a new type, host, port, user or database the password must be sent."""
         request = self.check(data)
         if request.id is None:
             raise InvalidInput("id is required to update a datasource", field="id")
         try:
             with self._store.session() as session:
                 row = _stored(session, request.id)
+                _refuse_taken_name(session, request.db_name, row.id)
+                keeps_password = not request.db_pwd or request.db_pwd == MASK
+                if keeps_password and row.db_pwd and not same_destination(row, request):
+                    raise _password_needed()
                 for name, value in request.model_dump(exclude={"id", "db_pwd"}).items():
                     setattr(row, name, value)
-                if request.db_pwd and request.db_pwd != MASK:
+                if not keeps_password:
                     row.db_pwd = request.db_pwd
                 session.flush()
         except IntegrityError:
-            raise Conflict(f"datasource {request.db_name!r} already exists", field="db_name") from None
+            raise _name_taken(request.db_name) from None
         log.info("datasource %s (id %s) updated", row.db_name, row.id)
         return Datasource.from_row(row)
 
@@ -84,48 +98,79 @@ class DatasourceRegistry:
             return [Datasource.from_row(row) for row in rows]
 
     def resolve(self, name_or_id: str | int) -> DatasourceRow:
-        """The stored row (password included: core use only) for a name, an id or a numeric-string id."""
+        """The stored row (password included: core use only) for an id (an int or ASCII digits) or a name (any
+        case)."""
         with self._store.session() as session:
-            row = None
-            if isinstance(name_or_id, str):
-                row = session.scalar(select(DatasourceRow).where(DatasourceRow.db_name == name_or_id))
-            if row is None and (isinstance(name_or_id, int) or name_or_id.strip().isdigit()):
-                row = session.get(DatasourceRow, int(name_or_id))
+            if isinstance(name_or_id, int) or (name_or_id.isascii() and name_or_id.strip().isdigit()):
+                key = int(name_or_id)
+                row = session.get(DatasourceRow, key) if 1 <= key <= MAX_ID else None
+            else:
+                row = _by_name(session, name_or_id)
             if row is None:
                 raise NotFound(f"no datasource {name_or_id!r}", field="db_name")
             session.expunge(row)
             return row
 
-    def stored_password(self, id: int) -> str:
-        """The password stored for datasource `id` ("" when none, or no such datasource)."""
+    def stored_password(self, id: int, destination: DatasourceIn) -> str:
+        """The password stored for datasource `id`, when `destination` is where it was stored for ("" otherwise, or
+        when there is none)."""
         with self._store.session() as session:
-            row = session.get(DatasourceRow, id)
-            return row.db_pwd if row is not None else ""
+            row = session.get(DatasourceRow, id) if 1 <= id <= MAX_ID else None
+            if row is None or not row.db_pwd:
+                return ""
+            if not same_destination(row, destination):
+                raise _password_needed()
+            return row.db_pwd
 
     def check(self, data: DatasourceIn | Mapping[str, Any]) -> DatasourceIn:
-        """A datasource request validated: a supported type, a confined file or a host; `db_type` lower-cased."""
+        """A datasource request validated: a confined file, or a host on the allowed networks."""
         request = data if isinstance(data, DatasourceIn) else validated(DatasourceIn, data)
-        db_type = request.db_type.lower()
-        if db_type not in SUPPORTED_DIALECTS:
-            supported = ", ".join(SUPPORTED_DIALECTS)
-            raise InvalidInput(f"unsupported db_type {request.db_type!r}; supported: {supported}", field="db_type")
-        if db_type in FILE_TYPES:
+        if request.db_type in FILE_TYPES:
             database_file(self._settings, request.db_path, request.read_only)
         elif not request.db_host:
-            raise InvalidInput(f"db_host is required for a {db_type} datasource", field="db_host")
-        return request.model_copy(update={"db_type": db_type})
+            raise InvalidInput(f"db_host is required for a {request.db_type} datasource", field="db_host")
+        else:
+            connect_address(self._settings, request.db_host, request.db_port)
+        return request
+
+
+def same_destination(row: DatasourceRow, request: DatasourceIn) -> bool:
+    """Whether `request` sends its password where `row`'s was stored for."""
+    return all(getattr(row, name) == getattr(request, name) for name in DESTINATION)
+
+
+def _password_needed() -> InvalidInput:
+    fields = ", ".join(DESTINATION)
+    return InvalidInput(
+        f"send db_pwd again: a stored password only goes to the destination it was stored for ({fields})",
+        field="db_pwd",
+    )
+
+
+def _by_name(session: Session, name: str) -> DatasourceRow | None:
+    exact = session.scalar(select(DatasourceRow).where(DatasourceRow.db_name == name))
+    return exact or session.scalar(select(DatasourceRow).where(func.lower(DatasourceRow.db_name) == name.lower()))
+
+
+def _refuse_taken_name(session: Session, name: str, own_id: int | None) -> None:
+    other = session.scalar(select(DatasourceRow.id).where(func.lower(DatasourceRow.db_name) == name.lower()))
+    if other is not None and other != own_id:
+        raise _name_taken(name)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"datasource {name!r} already exists (names are compared whatever their case)", field="db_name")
 
 
 def _stored(session: Session, key: int) -> DatasourceRow:
     """The row with this id (NotFound otherwise)."""
-    row = session.get(DatasourceRow, key)
+    row = session.get(DatasourceRow, key) if 1 <= key <= MAX_ID else None
     if row is None:
         raise NotFound(f"no datasource with id {key}", field="id")
     return row
 
 
 def _as_id(value: int | str) -> int:
-    try:
+    if isinstance(value, int) or (value.isascii() and value.isdigit()):
         return int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"datasource id must be an integer, got {value!r}", field="id") from None
+    raise InvalidInput(f"datasource id must be an integer, got {value!r}", field="id")

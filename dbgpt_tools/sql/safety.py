@@ -156,8 +156,10 @@ def check_sql(sql: str, db_type: str, *, writable: bool = False) -> CheckedSql:
             "MySQL executable comments (/*! ... */) are not allowed: they hide SQL from the safety check",
             field="sql",
         )
-    tree = _parse_one(text, dialect)
-    verdict = _judge(tree, text, dialect)
+    try:
+        verdict = _judge(_parse_one(text, dialect), text, dialect)
+    except RecursionError:  # thousands of nested parentheses: refused, not run
+        raise InvalidInput("SQL is nested too deeply to check", field="sql") from None
     if verdict.system:
         if writable:
             raise Forbidden(

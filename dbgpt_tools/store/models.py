@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -28,7 +28,8 @@ class Timestamped:
 
 
 class DatasourceRow(Timestamped, Base):
-    """A registered database; `db_pwd` is stored as given and never leaves the core."""
+    """A registered database; `db_pwd` is stored as given and never leaves the core. Names are unique whatever
+    their case."""
 
     __tablename__ = "datasources"
 
@@ -42,6 +43,8 @@ class DatasourceRow(Timestamped, Base):
     db_pwd: Mapped[str] = mapped_column(Text, default="")
     comment: Mapped[str] = mapped_column(Text, default="")
     read_only: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (Index("ix_datasources_db_name_lower", func.lower(db_name), unique=True),)
 
 
 class ConversationRow(Timestamped, Base):

@@ -11,7 +11,7 @@ import pytest
 from dbgpt_tools.errors import Conflict, InvalidInput, NotFound
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.datasource_models import Datasource
+from dbgpt_tools.sql.datasource_models import Datasource, DatasourceIn
 from tests.scripted import ScriptedChatModel
 from tests.sql.conftest import SECRET, add_shop
 
@@ -158,8 +158,12 @@ def test_check_validates_without_saving_and_the_stored_password_stays_inside(run
     created = runtime.datasources.create(
         {"db_name": "wh", "db_type": "postgresql", "db_host": "db.example", "db_pwd": SECRET}
     )
-    assert runtime.datasources.stored_password(created.id) == SECRET
-    assert runtime.datasources.stored_password(created.id + 1) == ""
+    same = DatasourceIn(**{**created.model_dump(), "db_pwd": ""})
+    assert runtime.datasources.stored_password(created.id, same) == SECRET
+    assert runtime.datasources.stored_password(created.id + 1, same) == ""
+    with pytest.raises(InvalidInput) as elsewhere:  # a stored password never goes to another host
+        runtime.datasources.stored_password(created.id, same.model_copy(update={"db_host": "evil.example"}))
+    assert elsewhere.value.field == "db_pwd"
     assert runtime.datasources.resolve(str(created.id)).db_name == "wh"  # a numeric string is an id
     with pytest.raises(NotFound):
         runtime.datasources.resolve(str(created.id + 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -109,10 +110,30 @@ async def chat_completions(request: Request) -> Response:
             ping=15,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+    answering = asyncio.create_task(whole_answer(turn, chat_request.enable_vis))
+    leaving = asyncio.create_task(client_gone(request))
+    await asyncio.wait({answering, leaving}, return_when=asyncio.FIRST_COMPLETED)
+    if not answering.done():  # the client left: stop the model; what was said so far is kept with the turn
+        answering.cancel()
+        await asyncio.wait({answering})
+        return Response(status_code=499)  # never delivered: there is nobody to read it
+    leaving.cancel()
+    content, finish, usage = answering.result()
+    return JSONResponse(completion_body(turn, model, content, finish, usage))
+
+
+async def whole_answer(turn: ChatTurn, markup: bool) -> tuple[str, FinishReason, Usage]:
+    """The rendered answer, its finish reason and usage."""
     parts: list[str] = []
     finish: FinishReason = "stop"
     usage = Usage()
-    async for chunk in rendered(turn, chat_request.enable_vis):
+    async for chunk in rendered(turn, markup):
         parts.append(chunk.delta)
         finish, usage = chunk.finish_reason or finish, chunk.usage or usage
-    return JSONResponse(completion_body(turn, model, "".join(parts), finish, usage))
+    return "".join(parts), finish, usage
+
+
+async def client_gone(request: Request) -> None:
+    """Return when the client disconnects (its request body has been read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

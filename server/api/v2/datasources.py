@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import RootModel
+from pydantic import RootModel, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,9 +20,9 @@ from dbgpt_tools.operations import sql as sql_operations
 from dbgpt_tools.operations.datasources import DatasourceRef
 from dbgpt_tools.operations.sql import RunSqlArgs, SchemaArgs, SchemaDescription, SqlStatement
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.datasource_models import ConnectionStatus, Datasource, DatasourceIn
+from dbgpt_tools.sql.datasource_models import MAX_ID, ConnectionStatus, Datasource, DatasourceId, DatasourceIn
 from dbgpt_tools.sql.results import QueryResult
-from server.openapi import Endpoint, Handler
+from server.openapi import Endpoint, Handler, Param
 from server.requests import json_object, parse_body
 from server.responses import envelope
 
@@ -39,60 +39,78 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _path_id(request: Request) -> int:
-    """The integer `datasource_id` of the path (400 naming it when it is not an integer)."""
+    """The integer `datasource_id` of the path (400 naming it when it is not an integer from 1 to 2^63 - 1)."""
     raw: str = request.path_params["datasource_id"]
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidInput(f"datasource_id must be an integer, got {raw!r}", field="datasource_id")
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ID):
+        raise InvalidInput(
+            f"datasource_id must be an integer from 1 to {MAX_ID}, got {raw[:40]!r}", field="datasource_id"
+        )
     return int(raw)
 
 
 async def create_datasource(request: Request) -> Response:
     body = await parse_body(request, DatasourceIn)
-    return envelope(await asyncio.to_thread(_runtime(request).datasources.create, body))
+    return await envelope(await asyncio.to_thread(_runtime(request).datasources.create, body))
 
 
 async def update_datasource(request: Request) -> Response:
     body = await parse_body(request, DatasourceIn)
-    return envelope(await asyncio.to_thread(_runtime(request).datasources.update, body))
+    return await envelope(await asyncio.to_thread(_runtime(request).datasources.update, body))
 
 
 async def delete_datasource(request: Request) -> Response:
-    return envelope(await asyncio.to_thread(_runtime(request).datasources.delete, _path_id(request)))
+    return await envelope(await asyncio.to_thread(_runtime(request).datasources.delete, _path_id(request)))
 
 
 async def get_datasource(request: Request) -> Response:
-    return envelope(await asyncio.to_thread(_runtime(request).datasources.get, _path_id(request)))
+    return await envelope(await asyncio.to_thread(_runtime(request).datasources.get, _path_id(request)))
 
 
 async def list_datasources(request: Request) -> Response:
-    return envelope(await asyncio.to_thread(_runtime(request).datasources.list))
+    return await envelope(await asyncio.to_thread(_runtime(request).datasources.list))
 
 
 async def check_new_connection(request: Request) -> Response:
     body = await parse_body(request, DatasourceIn)
-    return envelope(await asyncio.to_thread(_runtime(request).connections.test, body))
+    return await envelope(await asyncio.to_thread(_runtime(request).connections.test, body))
 
 
 async def check_connection(request: Request) -> Response:
     args = validated(DatasourceRef, {"datasource": request.path_params["datasource_id"]})
-    return envelope(await datasource_operations.check_connection(_runtime(request).connections, args))
+    return await envelope(await datasource_operations.check_connection(_runtime(request).connections, args))
 
 
 async def query(request: Request) -> Response:
     body = await json_object(request)
     args = validated(RunSqlArgs, {**body, "datasource": request.path_params["datasource_id"]})
-    return envelope(await sql_operations.run_sql(_runtime(request).sql, args))
+    return await envelope(await sql_operations.run_sql(_runtime(request).sql, args))
 
 
 async def describe_schema(request: Request) -> Response:
     params = request.query_params
     values: dict[str, Any] = {"datasource": request.path_params["datasource_id"], "question": params.get("question")}
-    if "max_tokens" in params:
-        values["max_tokens"] = params["max_tokens"]
-    return envelope(await sql_operations.describe_schema(_runtime(request).schemas, validated(SchemaArgs, values)))
+    if "max_tokens" in params:  # a query parameter is text: an integer when it is only digits
+        raw = params["max_tokens"]
+        values["max_tokens"] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else raw
+    return await envelope(
+        await sql_operations.describe_schema(_runtime(request).schemas, validated(SchemaArgs, values))
+    )
 
 
 ITEM = BASE + "/{datasource_id}"
+BY_ID = Param("datasource_id", "path", TypeAdapter(DatasourceId).json_schema(), "The datasource's integer id.")
+BY_NAME_OR_ID = Param(
+    "datasource_id",
+    "path",
+    {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},
+    "The datasource's id, or its db_name.",
+)
+QUESTION = Param(
+    "question", "query", {"type": "string", "maxLength": 4000}, "Rank tables by relevance to this question."
+)
+MAX_TOKENS = Param(
+    "max_tokens", "query", {"type": "integer", "minimum": 100, "maximum": 100_000}, "Budget of the schema text."
+)
 # Literal paths come before `{datasource_id}` ones, so `test-connection` is never read as an id.
 DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
     (

@@ -4,10 +4,10 @@ The SQL checker (`sql.safety`) is the first gate; these engines are the second, 
 past the parser still cannot write or run forever:
 
 - SQLite: opened `mode=ro`, `PRAGMA query_only`, no ATTACH (`SQLITE_LIMIT_ATTACHED` 0), no extensions, an
-  authorizer that allows only reads, a progress handler enforcing the statement deadline, and a length limit on
-  every value (no single function call builds a gigabyte, nor runs past the deadline building it).
+  authorizer that allows only reads, and a length limit on every value (no function call builds a gigabyte);
+  the watchdog (`sql.watchdog`) interrupts a statement past its deadline.
 - DuckDB: opened `read_only`, `enable_external_access=false` (no file access, no INSTALL/LOAD, no COPY TO), a
-  memory limit without spilling to disk, configuration locked; a timer interrupts a statement past its deadline.
+  memory limit without spilling to disk, configuration locked; the watchdog interrupts a statement past its deadline.
 - PostgreSQL: every transaction `READ ONLY`, `statement_timeout`, and one statement per execution
   (extended protocol), so `SET TRANSACTION READ WRITE; INSERT ...` cannot be stacked.
 - MySQL / MariaDB: `SET SESSION TRANSACTION READ ONLY` and `max_execution_time` (MariaDB: `max_statement_time`)
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from sqlalchemy import Engine, create_engine, event
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.sql.engine_config import CONNECT_TIMEOUT_S, EngineConfig, build_url
 from dbgpt_tools.sql.safety import pragma_reads
+from dbgpt_tools.sql.watchdog import WATCHDOG
 
 
 def create_datasource_engine(config: EngineConfig) -> Engine:
@@ -49,56 +48,29 @@ def create_datasource_engine(config: EngineConfig) -> Engine:
 # --- Deadlines ----------------------------------------------------------------------------------------------
 
 
-def _install_deadline_events(engine: Engine, start: Any, stop: Any) -> None:
-    """Start the deadline when a statement is sent; stop it when the transaction ends or the connection returns.
-
-    Fetching rows after `execute` still runs the statement (SQLite, DuckDB), so the deadline covers it too.
-    """
+def _install_deadline_events(engine: Engine, timeout: float) -> None:
+    """Start the watchdog's deadline when a statement is sent; stop it when the transaction ends or the connection
+    returns. Fetching rows after `execute` still runs the statement (SQLite, DuckDB), so the deadline covers it."""
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before(conn: Any, _cursor: Any, _statement: Any, _params: Any, _context: Any, _many: Any) -> None:
-        start(conn.connection.dbapi_connection)
+        WATCHDOG.start(conn.connection.dbapi_connection, timeout)
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _end(conn: Any) -> None:
         raw = conn.connection.dbapi_connection
         if raw is not None:
-            stop(raw)
+            WATCHDOG.stop(raw)
 
     @event.listens_for(engine, "checkin")
     def _returned(dbapi_connection: Any, _record: Any) -> None:
         if dbapi_connection is not None:
-            stop(dbapi_connection)
+            WATCHDOG.stop(dbapi_connection)
 
     @event.listens_for(engine, "reset")
     def _reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
-        stop(dbapi_connection)
-
-
-class _DuckdbTimers:
-    """One pending interrupt timer per raw DuckDB connection."""
-
-    def __init__(self, timeout: float) -> None:
-        self._timeout = timeout
-        self._timers: dict[int, threading.Timer] = {}
-        self._lock = threading.Lock()
-
-    def start(self, raw: Any) -> None:
-        timer = threading.Timer(self._timeout, raw.interrupt)
-        timer.daemon = True
-        with self._lock:
-            previous = self._timers.pop(id(raw), None)
-            self._timers[id(raw)] = timer
-        if previous is not None:
-            previous.cancel()
-        timer.start()
-
-    def stop(self, raw: Any) -> None:
-        with self._lock:
-            timer = self._timers.pop(id(raw), None)
-        if timer is not None:
-            timer.cancel()
+        WATCHDOG.stop(dbapi_connection)
 
 
 # --- SQLite -------------------------------------------------------------------------------------------------
@@ -106,12 +78,6 @@ class _DuckdbTimers:
 
 DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
 _READ_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
-
-
-class _GuardedSqlite(sqlite3.Connection):
-    """A SQLite connection that carries the deadline its progress handler checks."""
-
-    deadline: float | None = None
 
 
 Authorizer = Callable[[int, str | None, str | None, str | None, str | None], int]
@@ -141,35 +107,20 @@ def _sqlite_engine(config: EngineConfig) -> Engine:
 
     def connect() -> sqlite3.Connection:
         if config.read_only:
-            conn = sqlite3.connect(
-                f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, factory=_GuardedSqlite
-            )
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
             conn.execute("PRAGMA query_only=ON")
         else:
-            conn = sqlite3.connect(str(path), check_same_thread=False, factory=_GuardedSqlite)
+            conn = sqlite3.connect(str(path), check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={config.timeout_ms}")
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, config.max_value_bytes)  # no function builds a huge value
         if hasattr(conn, "enable_load_extension"):  # absent when Python's SQLite cannot load extensions at all
             conn.enable_load_extension(False)
         conn.set_authorizer(_sqlite_authorizer(config.read_only))
-
-        def past_deadline() -> int:
-            deadline = conn.deadline
-            return 1 if deadline is not None and time.monotonic() > deadline else 0
-
-        conn.set_progress_handler(past_deadline, 1000)
         return conn
 
     engine = create_engine(build_url(config), creator=connect, pool_pre_ping=True)
-
-    def start(raw: Any) -> None:
-        raw.deadline = time.monotonic() + config.timeout
-
-    def stop(raw: Any) -> None:
-        raw.deadline = None
-
-    _install_deadline_events(engine, start, stop)
+    _install_deadline_events(engine, config.timeout)
     return engine
 
 
@@ -188,8 +139,7 @@ def _duckdb_engine(config: EngineConfig) -> Engine:
         connect_args={"read_only": config.read_only, "config": duck_config},
         pool_pre_ping=True,
     )
-    timers = _DuckdbTimers(config.timeout)
-    _install_deadline_events(engine, timers.start, timers.stop)
+    _install_deadline_events(engine, config.timeout)
     return engine
 
 

@@ -30,14 +30,16 @@ def servers() -> Iterator[tuple[FakePostgres, FakePostgres]]:
 async def api(runtime: Runtime, scripted: ScriptedChatModel) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
     recorder = Recorder()
     app = create_app(runtime)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://127.0.0.1",
             headers={"Authorization": "Bearer test-key"},
             event_hooks={"response": [recorder]},
-        ) as client:
-            yield client, recorder
+        ) as client,
+    ):
+        yield client, recorder
 
 
 def fields(server: FakePostgres, **changes: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@ is one generic sentence that carries none of the peer's bytes and cannot tell th
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 
 from dbgpt_tools.errors import Upstream
 from dbgpt_tools.runtime import Runtime
-from tests.sql.test_engine_cache import free_port
+from tests.sql.conftest import free_port
 
 BANNER = b"HTTP/1.1 400 Bad Request\r\nServer: internal-admin-7f3a\r\nContent-Length: 22\r\n\r\nsecret-internal-banner"
 
@@ -31,14 +32,10 @@ def web_server() -> Iterator[int]:
                 return
             with client:
                 client.settimeout(0.2)
-                try:
+                with contextlib.suppress(OSError):
                     client.recv(4096)  # a MySQL client speaks second: the page then comes unasked
-                except OSError:
-                    pass
-                try:
+                with contextlib.suppress(OSError):
                     client.sendall(BANNER)
-                except OSError:
-                    pass
 
     threading.Thread(target=serve, daemon=True).start()
     yield int(listener.getsockname()[1])

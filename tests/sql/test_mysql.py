@@ -218,3 +218,16 @@ async def test_chat_data_runs_the_models_mysql_sql(settings: Settings, shop: dic
     assert artifact.result.sql == sql
     assert [tuple(row) for row in artifact.result.rows] == [(2023, Decimal("10.50")), (2024, Decimal("27.25"))]
     assert "CREATE TABLE `order`" in model.texts(0)[0] and "mysql" in model.texts(0)[0]
+
+
+def test_a_huge_result_is_read_only_as_far_as_needed(limited: Runtime, shop: dict[str, Any]) -> None:
+    name = _register(limited, shop, str(shop["password"]))
+    # MariaDB's sequence engine: 100 million rows, never read whole (PyMySQL would read every one to close).
+    sql = "SELECT seq, REPEAT('x', 1000) AS wide FROM seq_1_to_100000000"
+    started = time.monotonic()
+    capped = limited.sql.run_sql(name, sql, limit=10)
+    assert [row[0] for row in capped.rows] == list(range(1, 11)) and capped.truncated_reason == "rows"
+    cut = limited.sql.run_sql(name, sql, limit=limited.settings.sql_max_row_limit)
+    assert cut.truncated_reason == "bytes" and cut.row_count * 1008 <= limited.settings.sql_max_result_bytes
+    assert time.monotonic() - started < 10
+    assert limited.sql.run_sql(name, "SELECT COUNT(*) FROM customers").rows == [(2,)]  # the next one works

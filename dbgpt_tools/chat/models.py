@@ -89,6 +89,7 @@ class ChatOptions(BaseModel):
     max_new_tokens: StrictInt | None = Field(
         default=None,
         ge=1,
+        le=1_000_000,
         validation_alias=AliasChoices("max_new_tokens", "max_tokens"),
         description="Cap on generated tokens (OpenAI's `max_tokens` is accepted too).",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,8 @@ from dbgpt_tools.llm.gate import ConcurrencyGate
 from dbgpt_tools.llm.local_model import Endpoint, LocalLlamaServer
 from dbgpt_tools.llm.openai_stream import OpenAIStream, status_error
 from dbgpt_tools.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class LLM:
@@ -101,6 +104,9 @@ class LLM:
             raise
         except openai.APIError as exc:
             raise _upstream_error(exc) from exc
+        except Exception as exc:  # the injected model is upstream of us: its failure is not our 500
+            logger.warning("the injected chat model failed", exc_info=True)
+            raise Upstream(f"the chat model failed ({type(exc).__name__})") from exc
         yield ChatChunk(finish_reason="length" if finish == "length" else "stop", usage=usage or Usage())
 
     def close(self) -> None:

@@ -123,6 +123,7 @@ REQUEST = httpx2.Request("POST", "http://llm.invalid/v1/chat/completions")
             "refused our credentials",
         ),
         (openai.APIError("odd", request=REQUEST, body=None), Upstream, "the LLM request failed"),
+        (RuntimeError("a bug in the pipeline's model"), Upstream, r"the chat model failed \(RuntimeError\)"),
     ],
 )
 async def test_an_injected_models_failures_are_ours(

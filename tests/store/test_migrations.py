@@ -18,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from dbgpt_tools.chat.models import ChatRequest
+from dbgpt_tools.errors import Conflict
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.store import metadata as migrate
@@ -173,3 +174,44 @@ def test_db_commands_show_and_change_the_revision(
     assert main(["db", "upgrade"]) == 0 and capsys.readouterr().out == f"{head}\n"
     assert main(["db", "current"]) == 0 and capsys.readouterr().out == f"{head} (newest: {head})\n"
     assert main(["db", "downgrade", released.RELEASED]) == 0 and capsys.readouterr().out == f"{released.RELEASED}\n"
+
+
+def test_names_that_clash_by_case_or_are_numbers_are_renamed_and_nothing_is_lost(
+    metadata_url: str, settings: Settings
+) -> None:
+    released_store(metadata_url, settings)  # shop (1), warehouse (2)
+    engine = sa.create_engine(metadata_url)
+    names = ["Shop", "2", "db_2", "shop_3", "WAREHOUSE", "2024"]  # ids 3..8: 0.1.0 allowed all of these
+    with engine.begin() as conn:
+        for name in names:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO datasources (db_name, db_type, db_path, db_host, db_port, db_user, db_pwd, comment,"
+                    " read_only, created_at, updated_at) VALUES (:name, 'sqlite', '', '', 0, '', '', :comment, true,"
+                    " :at, :at)"
+                ),
+                {"name": name, "comment": name, "at": released.WHEN},
+            )
+    engine.dispose()
+    runtime = Runtime(
+        settings.model_copy(update={"metadata_url": metadata_url}), chat_model=ScriptedChatModel.replying()
+    )
+    try:
+        renamed = {d.comment or d.db_name: d.db_name for d in runtime.datasources.list()}
+        assert renamed == {
+            "the shop": "shop",
+            "warehouse": "warehouse",
+            "Shop": "Shop_3_2",  # "Shop_3" would clash with "shop_3"
+            "2": "db_2_4",  # "db_2" is another datasource's name
+            "db_2": "db_2",
+            "shop_3": "shop_3",
+            "WAREHOUSE": "WAREHOUSE_7",
+            "2024": "db_2024",
+        }
+        with pytest.raises(Conflict):
+            runtime.datasources.create({"db_name": "SHOP", "db_type": "sqlite", "db_path": "shop.db"})
+        assert (
+            runtime.datasources.resolve("Shop_3_2").id == 3 and runtime.datasources.resolve("2").db_name == "warehouse"
+        )
+    finally:
+        runtime.close()

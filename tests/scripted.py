@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -48,3 +50,23 @@ class BrokenStreamModel(ScriptedChatModel):
         self.calls.append(list(messages))
         yield ChatGenerationChunk(message=AIMessageChunk(content="partial "))
         raise openai.APIConnectionError(request=httpx2.Request("POST", "http://llm.invalid/v1/chat/completions"))
+
+
+class StallingModel(ScriptedChatModel):
+    """Streams one word, then stalls until cancelled: `started` is set once the word is out, `cancelled` when the
+    stall was cancelled (events, so a test in another thread can wait on them)."""
+
+    started: threading.Event = Field(default_factory=threading.Event)
+    cancelled: threading.Event = Field(default_factory=threading.Event)
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        yield ChatGenerationChunk(message=AIMessageChunk(content="Partial"))
+        self.started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        yield ChatGenerationChunk(message=AIMessageChunk(content=" never"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import signal
 import threading
@@ -22,7 +21,7 @@ from dbgpt_tools.aio import use_runtime
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from jupyter_magic.render import PLACEHOLDER
-from tests.scripted import ScriptedChatModel
+from tests.scripted import ScriptedChatModel, StallingModel
 
 STORED = ("_dbgpt", "answer")
 
@@ -150,20 +149,6 @@ def test_terminal_prints_the_answer_once_as_it_comes(
     assert capsys.readouterr().out == "Hello there friend\n"
 
 
-class StallingModel(ScriptedChatModel):
-    """Streams one word, then stalls until cancelled; `started` is set once the word is out."""
-
-    started: Any = None
-
-    async def _astream(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        yield ChatGenerationChunk(message=AIMessageChunk(content="Partial"))
-        self.started.set()
-        await asyncio.sleep(30)
-        yield ChatGenerationChunk(message=AIMessageChunk(content=" never"))
-
-
 class SilentModel(ScriptedChatModel):
     """Answers with no text at all (one empty chunk)."""
 
@@ -198,7 +183,7 @@ def sigint_interrupts() -> Iterator[None]:
 
 @pytest.mark.usefixtures("sigint_interrupts")
 def test_interrupting_a_cell_stops_the_answer_and_keeps_the_part(shell: InteractiveShell, settings: Settings) -> None:
-    model = StallingModel(messages=iter([]), started=threading.Event())
+    model = StallingModel(messages=iter([]))
 
     def interrupt_when_streaming() -> None:  # what Jupyter's "Interrupt kernel" does
         if model.started.wait(60):

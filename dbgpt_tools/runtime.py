@@ -75,5 +75,6 @@ class Runtime:
     def close(self) -> None:
         """Release connections and stop the local model."""
         self.llm.close()
+        self.sql.close()
         self.engines.close()
         self.store.close()

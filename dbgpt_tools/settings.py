@@ -71,10 +71,14 @@ class Settings(BaseSettings):
     sql_row_limit: int = Field(default=1000, ge=1, description="Default cap on rows returned by one SQL statement.")
     sql_max_row_limit: int = Field(default=100_000, ge=1, description="Largest row cap a caller may ask for.")
     sql_timeout: float = Field(default=30.0, gt=0, description="Seconds before a SQL statement is cancelled.")
+    sql_max_parallel: int = Field(
+        default=8, ge=1, le=256, description="SQL statements one server worker runs at once; more wait their turn."
+    )
     sql_max_value_bytes: int = Field(
-        default=4 * 1024 * 1024,
+        default=1024 * 1024,
         ge=1024,
-        description="Largest single value (text, blob) a SQLite statement may build; longer ones fail the statement.",
+        description="Largest single value (text, blob) a SQLite statement may read or build; a longer one fails the "
+        "statement (and bounds how long one function call on it can take).",
     )
     sql_max_result_bytes: int = Field(
         default=32 * 1024 * 1024,

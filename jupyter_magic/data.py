@@ -3,7 +3,6 @@ run directly, `{var}` bound as parameters)."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import Mapping
 from typing import Any
@@ -94,17 +93,17 @@ def show_artifact(artifact: QueryArtifact, *, chart: bool = True) -> pd.DataFram
 
 
 def run_cell_sql(datasource: str, cell: str, namespace: Mapping[str, Any], limit: int | None) -> QueryResult:
-    """Run the cell's SQL with its `{var}` placeholders bound, in a worker thread of the background loop."""
+    """Run the cell's SQL with its `{var}` placeholders bound, on the statement threads (from the background loop)."""
     sql, params = bind_parameters(cell.strip(), namespace)
-    executor = shared_runtime().sql
-    return run_sync(asyncio.to_thread(executor.run_sql, datasource, sql, limit, params))
+    return run_sync(shared_runtime().sql.arun_sql(datasource, sql, limit, params))
 
 
 def show_result(result: QueryResult) -> pd.DataFrame:
-    """Show the rows (and a note when the row cap cut them off); return them as a DataFrame."""
+    """Show the rows (and a note when a limit cut them off); return them as a DataFrame."""
     frame = result_frame(result)
     display(frame)
-    if result.truncated:
-        note = f"showing {result.row_count} rows (truncated at {result.limit_applied})"
+    cut = result.truncation()
+    if cut:
+        note = f"showing {result.row_count} rows ({cut})"
         display(Note(f"*{note}*", note))
     return frame

@@ -68,7 +68,8 @@ def sql_database_tools(datasource: str, runtime: Runtime | None = None) -> list[
     async def query(query: str) -> str:
         result = await run_async(run_sql(current().sql, RunSqlArgs(datasource=datasource, sql=query)))
         text = str([tuple(row) for row in result.rows])
-        return f"{text}\n(truncated at {result.limit_applied} rows)" if result.truncated else text
+        cut = result.truncation()
+        return f"{text}\n({cut})" if cut else text
 
     specs: list[tuple[str, str, type[BaseModel], Callable[..., Awaitable[str]]]] = [
         (

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
@@ -29,6 +30,8 @@ import aiohttp
 
 from dbgpt_tools.chat.models import ChatChunk, Usage
 from dbgpt_tools.errors import Busy, DbgptError, InvalidInput, Upstream
+
+logger = logging.getLogger(__name__)
 
 _Keeper = AsyncGenerator[aiohttp.ClientSession, None]
 
@@ -79,6 +82,9 @@ _FLOOD_GAP_S = 0.001  # reads closer together than this: an upstream faster than
 _COALESCE_S = 0.002  # ...whose tokens are then relayed together at most this often (a model's never wait)
 
 
+_IDLE_CONNECTION_S = 4.0
+
+
 class OpenAIStream:
     """A pooled streaming client for one endpoint's `/chat/completions`."""
 
@@ -90,7 +96,9 @@ class OpenAIStream:
                 headers={"Authorization": f"Bearer {api_key}"},
                 # `timeout` to get a pooled connection and between reads; a new connection must come within 10 s
                 timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=10.0, sock_read=timeout),
-                connector=aiohttp.TCPConnector(limit=256),
+                # an idle connection is let go before llama.cpp's server drops it (after 5 s): a connection it had
+                # closed would otherwise be taken from the pool, and there may be several
+                connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=_IDLE_CONNECTION_S),
                 trust_env=not is_loopback(base_url),  # HTTP(S)_PROXY / NO_PROXY, never for this machine
             )
         )
@@ -115,6 +123,7 @@ class OpenAIStream:
         except TimeoutError as exc:
             raise Upstream("the LLM did not answer in time") from exc
         except aiohttp.ClientError as exc:
+            logger.warning("the LLM endpoint could not be reached: %r", exc)
             raise Upstream("the LLM endpoint could not be reached") from exc
         try:
             if response.status != 200:
@@ -152,6 +161,7 @@ class OpenAIStream:
         except TimeoutError as exc:
             raise Upstream("the LLM stopped answering in time") from exc
         except aiohttp.ClientError as exc:
+            logger.warning("the LLM endpoint closed the connection mid-answer: %r", exc)
             raise Upstream("the LLM endpoint closed the connection mid-answer") from exc
         finally:
             response.release()  # back to the pool when read to the end; closed when left half-read

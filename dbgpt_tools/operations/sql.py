@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
@@ -82,7 +82,7 @@ class RunSqlArgs(SqlStatement):
 
 async def run_sql(executor: SqlExecutor, args: RunSqlArgs, progress: Progress | None = None) -> QueryResult:
     """Run one statement: read-only unless the datasource is writable; capped rows; time-limited."""
-    return await asyncio.to_thread(executor.run_sql, args.datasource, args.sql, args.limit)
+    return await executor.arun_sql(args.datasource, args.sql, args.limit)
 
 
 class AskArgs(BaseModel):
@@ -102,7 +102,10 @@ class DataAnswer(BaseModel):
     chart_type: str | None = None
     columns: list[str] = Field(default_factory=list, description="Column names in order (a name may repeat).")
     rows: Rows = Field(default_factory=list, description="Each row's values, in the order of `columns`.")
-    truncated: bool = Field(default=False, description="True when the query produced more rows than the cap.")
+    truncated: bool = Field(default=False, description="True when the query produced more rows than were returned.")
+    truncated_reason: Literal["rows", "bytes"] | None = Field(
+        default=None, description="Which limit cut the rows: the row cap, or the result byte budget."
+    )
 
 
 async def ask_data(service: ChatService, args: AskArgs, progress: Progress | None = None) -> DataAnswer:
@@ -128,6 +131,7 @@ def data_answer(result: ChatResult) -> DataAnswer:
         columns=rows.columns,
         rows=rows.rows,
         truncated=rows.truncated,
+        truncated_reason=rows.truncated_reason,
     )
 
 

@@ -31,7 +31,7 @@ class EngineConfig:
     db_type: str
     read_only: bool
     timeout: float
-    max_value_bytes: int = 4 * 1024 * 1024
+    max_value_bytes: int = 1024 * 1024
     memory_mb: int = 128
     path: Path | None = None
     host: str = ""

@@ -3,8 +3,11 @@ in number and bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Row, text
@@ -14,11 +17,13 @@ from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.engine_cache import EngineCache
 from dbgpt_tools.sql.engine_config import HOST_TYPES
-from dbgpt_tools.sql.errors import translate_error
+from dbgpt_tools.sql.errors import QueryTimeout, translate_error
 from dbgpt_tools.sql.fetching import Fetched, fetch_bounded
 from dbgpt_tools.sql.registry import DatasourceRegistry
 from dbgpt_tools.sql.results import QueryResult
 from dbgpt_tools.sql.safety import check_sql
+
+ANSWER_GRACE_S = 2.0  # past the time limit, how long `arun_sql` waits for an engine to stop before answering
 
 
 class SqlExecutor:
@@ -28,6 +33,29 @@ class SqlExecutor:
         self._settings = settings
         self._registry = registry
         self._engines = engines
+        self._threads = ThreadPoolExecutor(settings.sql_max_parallel, thread_name_prefix="sql")
+
+    async def arun_sql(
+        self, name_or_id: str | int, sql: str, limit: int | None = None, params: dict[str, Any] | None = None
+    ) -> QueryResult:
+        """`run_sql` on the statement threads (at most `sql_max_parallel` at once, so statements cannot take every
+        thread from the rest of the server), answered within the time limit plus a grace period, waiting included.
+
+        An engine stops a statement between its steps; one step that runs long (a function call on a large value)
+        is not waited for: the caller gets its 504 and the statement ends in the background, its result dropped.
+        """
+        running = asyncio.get_running_loop().run_in_executor(
+            self._threads, partial(self.run_sql, name_or_id, sql, limit, params)
+        )
+        timeout = self._settings.sql_timeout
+        try:
+            return await asyncio.wait_for(running, timeout + ANSWER_GRACE_S)
+        except TimeoutError:  # a statement still waiting for a thread is dropped from the queue
+            raise QueryTimeout(f"no result within the {timeout:g} s time limit") from None
+
+    def close(self) -> None:
+        """Drop statements still waiting for a thread (running ones end at their time limit)."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     def run_sql(
         self,

@@ -119,3 +119,11 @@ class QueryResult(BaseModel):
     limit_applied: int = Field(description="The row cap that was in force.")
     elapsed_ms: float
     sql: str = Field(description="The statement as executed (cleaned of fences and trailing semicolons).")
+
+    def truncation(self) -> str | None:
+        """Why more rows existed than were returned, in words (None when the result is whole)."""
+        if not self.truncated:
+            return None
+        if self.truncated_reason == "bytes":
+            return f"cut at {self.row_count} rows by the result size limit"
+        return f"truncated at {self.limit_applied} rows"

@@ -294,7 +294,7 @@ def test_limit_cuts_the_rows_with_a_note(ip: InteractiveShell, serve: Any) -> No
     assert run(ip, f"%%dbgpt --sql --db {SAMPLE_DB_NAME} --limit 5 --out rows\nSELECT * FROM orders").success
     assert len(ip.user_ns["rows"]) == 5
     _table, note = outputs(ip)
-    assert note["data"]["text/plain"] == "showing 5 rows (truncated at 5)"
+    assert note["data"]["text/plain"] == "showing 5 rows (truncated at 5 rows)"
 
 
 @pytest.mark.parametrize(

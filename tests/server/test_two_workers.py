@@ -3,14 +3,10 @@ started on one continues on the other, and a datasource registered on one is ser
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,40 +16,9 @@ import sqlalchemy as sa
 
 from tests.conftest import PG_URL
 from tests.fake_openai import FakeOpenAI
-from tests.live import free_port, live_server
+from tests.live import live_server, server_process
 
 AUTH = {"Authorization": "Bearer k1"}
-
-
-@contextmanager
-def server_process(env: dict[str, str], *args: str) -> Iterator[tuple[str, int]]:
-    """`dbgpt-tools serve` with `env` and `args` in a subprocess; yields its URL and pid once /health answers."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--port", str(port), *args],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    errors = process.stderr
-    assert errors is not None
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {errors.read().decode()[-2000:]}")
-            time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        errors.close()
 
 
 def worker_pids(parent: int) -> list[int]:

@@ -3,6 +3,8 @@ engine's limit, DuckDB works within its memory limit, and errors while rows are 
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,6 +17,7 @@ from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.errors import QueryTimeout
+from dbgpt_tools.sql.executor import ANSWER_GRACE_S
 from dbgpt_tools.sql.fetching import BATCH_ROWS, fetch_bounded, rows_bytes, value_bytes
 from tests.scripted import ScriptedChatModel
 
@@ -87,8 +90,11 @@ def test_a_wide_result_stops_at_the_byte_budget(small: Runtime, source: str) -> 
     assert result.truncated and result.truncated_reason == "bytes"
     assert 300 < result.row_count < 400  # 200 kB of 508-byte rows
     assert [row[0] for row in result.rows] == list(range(1, result.row_count + 1))
+    assert result.truncation() == f"cut at {result.row_count} rows by the result size limit"
     capped = small.sql.run_sql(source, sql, limit=10)
     assert capped.truncated_reason == "rows" and capped.row_count == 10
+    assert capped.truncation() == "truncated at 10 rows"
+    assert small.sql.run_sql(source, "SELECT 1").truncation() is None
 
 
 @pytest.mark.parametrize(
@@ -105,7 +111,7 @@ def test_sqlite_refuses_to_build_a_huge_value(small: Runtime, sql: str) -> None:
     with pytest.raises(InvalidInput, match="string or blob too big") as refused:
         small.sql.run_sql("lite", sql)
     assert refused.value.status == 400 and refused.value.field == "sql"
-    assert time.process_time() - started < 5  # stopped at the 4 MiB value limit, not after building it
+    assert time.process_time() - started < 5  # stopped at the value limit, not after building it
 
 
 def test_sqlite_time_limit_holds_over_slow_functions(small: Runtime) -> None:
@@ -159,5 +165,60 @@ def test_an_error_while_rows_are_read_is_the_callers(small: Runtime, source: str
 
 
 def test_the_budget_and_value_limit_are_settings(settings: Settings, tmp_path: Path) -> None:
-    assert settings.sql_max_result_bytes == 32 * 1024 * 1024 and settings.sql_max_value_bytes == 4 * 1024 * 1024
+    assert settings.sql_max_result_bytes == 32 * 1024 * 1024 and settings.sql_max_value_bytes == 1024 * 1024
     assert settings.sql_engine_memory_mb == 128
+
+
+class Stuck:
+    """Stands in for `run_sql` stuck inside one long engine call: it returns only when released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started: list[str] = []
+
+    def __call__(self, name_or_id: str | int, sql: str, *args: Any) -> Any:
+        self.started.append(sql)
+        self.release.wait(WAIT)
+        return sql
+
+
+WAIT = 60
+
+
+@pytest.mark.anyio
+async def test_the_answer_comes_within_the_time_limit_even_when_the_engine_cannot_stop(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = Runtime(settings.model_copy(update={"sql_timeout": 0.2}), chat_model=ScriptedChatModel.replying())
+    stuck = Stuck()
+    monkeypatch.setattr(runtime.sql, "run_sql", stuck)
+    try:
+        started = time.monotonic()
+        with pytest.raises(QueryTimeout, match=r"no result within the 0.2 s time limit") as late:
+            await runtime.sql.arun_sql("any", "SELECT a_long_call()")
+        assert late.value.status == 504 and time.monotonic() - started >= 0.2 + ANSWER_GRACE_S
+        assert not stuck.release.is_set()  # answered while the statement was still stuck
+    finally:
+        stuck.release.set()
+        runtime.close()
+
+
+@pytest.mark.anyio
+async def test_statements_run_on_their_own_bounded_threads(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = Runtime(
+        settings.model_copy(update={"sql_timeout": 0.2, "sql_max_parallel": 2}), chat_model=ScriptedChatModel.replying()
+    )
+    stuck = Stuck()
+    monkeypatch.setattr(runtime.sql, "run_sql", stuck)
+    try:
+        calls = [runtime.sql.arun_sql("any", f"SELECT {n}") for n in range(3)]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(outcome, QueryTimeout) for outcome in outcomes)
+        assert sorted(stuck.started) == ["SELECT 0", "SELECT 1"]  # two threads; the third waited its turn...
+        assert await asyncio.to_thread(lambda: "the default threads are free") == "the default threads are free"
+        stuck.release.set()
+        runtime.sql._threads.shutdown(wait=True)  # everything still queued has run once this returns
+        assert "SELECT 2" not in stuck.started  # ...and, timed out before it began, was dropped
+    finally:
+        stuck.release.set()
+        runtime.close()

@@ -119,7 +119,7 @@ class DataChat:
                 yield ChatChunk(delta="\n\nI could not write a query for that question.")
                 break
             try:
-                result = await asyncio.to_thread(self._executor.run_sql, name, sql)
+                result = await self._executor.arun_sql(name, sql)
             except (Forbidden, QueryTimeout) as refusal:  # a refusal is final: no repair round
                 yield ChatChunk(delta=f"\n\nThe query was not run: {refusal.message}")
                 break
@@ -131,7 +131,8 @@ class DataChat:
                 repair = DATA_REPAIR.format(error=error.message, hint=column_hint(schema, error.message))
                 messages = [*messages, AIMessage(content=text), HumanMessage(content=repair)]
                 continue
-            truncated = f" (more exist: capped at {result.limit_applied})" if result.truncated else ""
+            cut = result.truncation()
+            truncated = f" (more exist: {cut})" if cut else ""
             summary = DATA_RESULT.format(rows=rows_said(result), truncated=truncated)
             yield ChatChunk(delta=f"\n\n{summary}")
             describe = outside_fences(text) or summary

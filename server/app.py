@@ -7,7 +7,6 @@ import contextlib
 import gc
 import importlib.metadata
 from collections.abc import AsyncIterator
-from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import BaseModel
@@ -21,25 +20,14 @@ from dbgpt_tools.chat.models import ChatRequest
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from server.api.v2.chat import chat_completions
+from server.api.v2.chat_schema import ChatCompletion, ChatCompletionChunk
 from server.api.v2.datasources import DATASOURCE_ROUTES
 from server.auth import ApiKeyMiddleware
 from server.mcp import build_mcp_server
-from server.openapi import Endpoint, Handler, docs_routes, openapi_document
+from server.openapi import Endpoint, Handler, docs_routes, narrow_enum, openapi_document
 from server.responses import EXCEPTION_HANDLERS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class ChatCompletion(BaseModel):
-    """OpenAI's `chat.completion` object (documentation only)."""
-
-    id: str
-    object: str = "chat.completion"
-    created: int
-    model: str
-    conv_uid: str
-    choices: list[dict[str, Any]]
-    usage: dict[str, int]
 
 
 class Health(BaseModel):
@@ -70,7 +58,8 @@ ROUTES: list[tuple[Endpoint, Handler]] = [
             "Chat in any mode; JSON or server-sent events (stream: true)",
             body=ChatRequest,
             response=ChatCompletion,
-            stream=True,
+            stream=ChatCompletionChunk,
+            upstream=True,
         ),
         chat_completions,
     ),
@@ -110,7 +99,9 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = 
         host=runtime.settings.host,
     )
     version = importlib.metadata.version("dbgpt-tools")
-    openapi, docs = docs_routes(openapi_document([endpoint for endpoint, _ in ROUTES], version))
+    document = openapi_document([endpoint for endpoint, _ in ROUTES], version)
+    narrow_enum(document, "ChatMode", [mode.value for mode in runtime.chat.modes])
+    openapi, docs = docs_routes(document)
     routes = [Route(endpoint.path, handler, methods=[endpoint.method]) for endpoint, handler in ROUTES]
     routes += [Route("/openapi.json", openapi, methods=["GET"]), Route("/docs", docs, methods=["GET"])]
 

@@ -42,7 +42,8 @@ class Endpoint:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     enveloped: bool = False
-    stream: bool = False
+    stream: type[BaseModel] | None = None  # the model of each server-sent event's JSON data
+    upstream: bool = False  # a database or the LLM answers for it: 502 when it fails, 504 past the time limit
 
 
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +51,12 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
     components.update(schema.pop("$defs", {}))
     components[model.__name__] = schema
     return {"$ref": REF.format(model=model.__name__)}
+
+
+def sse_event_schema(data: dict[str, Any]) -> dict[str, Any]:
+    """One server-sent event whose data is JSON matching `data` (a `$ref`), or the closing `[DONE]`."""
+    json_data = {"type": "string", "contentMediaType": "application/json", "contentSchema": data}
+    return {"type": "object", "properties": {"data": {"anyOf": [{"const": "[DONE]"}, json_data]}}, "required": ["data"]}
 
 
 def _envelope(data: dict[str, Any]) -> dict[str, Any]:
@@ -74,14 +81,13 @@ def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
         if endpoint.response is not None:
             schema = _schema(endpoint.response, components)
             content["application/json"] = {"schema": _envelope(schema) if endpoint.enveloped else schema}
-        if endpoint.stream:
-            content["text/event-stream"] = {
-                "schema": {"type": "string", "description": "data: {chunk} lines, then data: [DONE]"}
-            }
-        operation: dict[str, Any] = {
-            "summary": endpoint.summary,
-            "responses": {"200": {"description": "OK", "content": content}, "4XX": error},
-        }
+        if endpoint.stream is not None:
+            content["text/event-stream"] = {"schema": sse_event_schema(_schema(endpoint.stream, components))}
+        responses: dict[str, Any] = {"200": {"description": "OK", "content": content}, "4XX": error}
+        if endpoint.upstream:
+            responses["502"] = {**error, "description": "the database or the LLM failed or could not be reached"}
+            responses["504"] = {**error, "description": "a SQL statement passed its time limit"}
+        operation: dict[str, Any] = {"summary": endpoint.summary, "responses": responses}
         if endpoint.params:
             operation["parameters"] = [param.document() for param in endpoint.params]
         if endpoint.body is not None:
@@ -96,6 +102,12 @@ def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+
+
+def narrow_enum(document: dict[str, Any], schema_name: str, allowed: list[str]) -> None:
+    """Document only the values of an enum that this server accepts (e.g. the chat modes it has)."""
+    schema = document["components"]["schemas"][schema_name]
+    schema["enum"] = [value for value in schema["enum"] if value in allowed]
 
 
 def docs_page(document: dict[str, Any]) -> str:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
-    StrictInt,
     field_validator,
     model_validator,
 )
 
+from dbgpt_tools.json_types import TokenCap
 from dbgpt_tools.sql.results import QueryResult
 
 
@@ -43,21 +43,43 @@ ConvUid = Annotated[
 ]
 Label = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 """A one-line name (a mode's target, a user, a model)."""
+SPACES = "\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+VISIBLE = f"[^{SPACES}]"
+"""One character that is not white space, spelled out so that every regex engine (the JSON schema's, pydantic's,
+Python's) agrees on it."""
+
+
+class TextPart(BaseModel):
+    """A text part of an OpenAI message's content list."""
+
+    type: Literal["text"]
+    text: str
 
 
 class ChatMessage(BaseModel):
-    """One message of a conversation."""
+    """One message of a conversation (OpenAI's content-part lists are accepted and joined into one text)."""
 
     role: Role
     content: str
 
-    @field_validator("content", mode="before")
+    @field_validator("content", mode="wrap")
     @classmethod
-    def _join_text_parts(cls, value: Any) -> Any:
-        """Accept OpenAI's content-part lists (`[{"type": "text", "text": ...}]`) by joining their text."""
+    def _join_text_parts(cls, value: Any, handler: Any) -> str:
         if isinstance(value, list):
-            return "".join(part.get("text", "") for part in value if isinstance(part, dict))
-        return value
+            value = "".join(TextPart.model_validate(part).text for part in value)
+        result: str = handler(value)
+        return result
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> Any:
+        schema = handler(core_schema)
+        schema = handler.resolve_ref_schema(schema)
+        text = schema["properties"]["content"]
+        schema["properties"]["content"] = {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": TextPart.model_json_schema()}],
+            "title": text.get("title", "Content"),
+        }
+        return schema
 
 
 class QueryArtifact(BaseModel):
@@ -86,38 +108,44 @@ class ChatOptions(BaseModel):
     chat_param: Label | None = Field(default=None, description="The mode's target (datasource, space, app, flow).")
     conv_uid: ConvUid | None = Field(default=None, description="Continue this conversation (its id).")
     temperature: StrictFloat | None = Field(default=None, ge=0, le=2, description="Sampling temperature, 0..2.")
-    max_new_tokens: StrictInt | None = Field(
-        default=None,
-        ge=1,
-        le=1_000_000,
-        validation_alias=AliasChoices("max_new_tokens", "max_tokens"),
-        description="Cap on generated tokens (OpenAI's `max_tokens` is accepted too).",
-    )
+    max_new_tokens: TokenCap | None = Field(default=None, description="Cap on generated tokens.")
 
     @model_validator(mode="before")
     @classmethod
     def _drop_nulls(cls, data: Any) -> Any:
-        """Treat `null` as absent, and let `max_new_tokens` win over `max_tokens`."""
+        """Treat `null` as absent."""
         if not isinstance(data, dict):
             return data
-        cleaned = {key: value for key, value in data.items() if value is not None}
-        if "max_new_tokens" in cleaned:
-            cleaned.pop("max_tokens", None)
-        return cleaned
+        return {key: value for key, value in data.items() if value is not None}
+
+
+def _request_schema(schema: dict[str, Any]) -> None:
+    """What the JSON schema cannot learn from the fields: chat_data needs a `chat_param` (the datasource)."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"chat_mode": {"const": ChatMode.chat_data.value}}, "required": ["chat_mode"]},
+            "then": {"properties": {"chat_param": {"type": "string", "minLength": 1}}, "required": ["chat_param"]},
+        }
+    ]
 
 
 class ChatRequest(ChatOptions):
     """A chat request as DB-GPT's `/api/v2/chat/completions` takes it (OpenAI fields accepted too)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, json_schema_extra=_request_schema)
 
-    messages: Annotated[str, Field(pattern=r"\S")] | Annotated[list[ChatMessage | str], Field(min_length=1)] = Field(
-        description="The user input: a string, or a list of messages whose last user message is the question."
+    messages: Annotated[str, Field(pattern=VISIBLE)] | Annotated[list[ChatMessage | str], Field(min_length=1)] = Field(
+        description="The user input: a string, or a list of messages ending with the user's question (a string "
+        "item is a user message)."
     )
     model: Label | None = Field(default=None, description="Model name; the configured backend answers.")
     user_name: Label | None = Field(default=None, max_length=128)
     sys_code: Label | None = Field(default=None, max_length=128)
     span_id: Label | None = Field(default=None, max_length=128)
+    max_tokens: TokenCap | None = Field(
+        default=None,
+        description="OpenAI's name for max_new_tokens (which wins if both are given).",
+    )
     stream: StrictBool = Field(default=False, description="Stream the answer as server-sent events.")
     incremental: StrictBool = Field(default=True, description="Stream deltas; `false` sends the whole text so far.")
     enable_vis: StrictBool = Field(default=True, description="Include chart-view / references markup.")
@@ -126,11 +154,17 @@ class ChatRequest(ChatOptions):
     @classmethod
     def _not_empty(cls, value: Any) -> Any:
         """Clear words for the two empty inputs (the schema says the same as a pattern and a minimum)."""
-        if isinstance(value, str) and not value.strip():
+        if isinstance(value, str) and not re.search(VISIBLE, value):
             raise ValueError("messages must not be empty")
         if isinstance(value, list) and not value:
             raise ValueError("messages must hold at least one message")
         return value
+
+    @model_validator(mode="after")
+    def _openai_token_cap(self) -> ChatRequest:
+        if self.max_new_tokens is None:
+            self.max_new_tokens = self.max_tokens
+        return self
 
     def message_list(self) -> list[ChatMessage]:
         """The messages as a list, strings turned into user messages."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field
 
 from dbgpt_tools.chat.models import ChatMode, ChatResult, ConvUid
 from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import NotFound
+from dbgpt_tools.json_types import RowLimit, SchemaBudget
 from dbgpt_tools.operations.base import AnyOperation, Operation, Progress
 from dbgpt_tools.operations.chat import ChatArgs, chat
 from dbgpt_tools.operations.datasources import DatasourceName
@@ -34,7 +35,7 @@ class SchemaArgs(BaseModel):
         max_length=4000,
         description="Rank tables by relevance to this question and keep the relevant ones.",
     )
-    max_tokens: StrictInt = Field(default=4000, ge=100, le=100_000, description="Budget of the rendered schema.")
+    max_tokens: SchemaBudget = Field(default=4000, description="Budget of the rendered schema.")
 
 
 class SchemaDescription(BaseModel):
@@ -69,9 +70,7 @@ class SqlStatement(BaseModel):
     """One SQL statement and an optional row cap (the body of the REST query route)."""
 
     sql: str = Field(min_length=1, max_length=100_000, description="One SQL statement in the datasource's dialect.")
-    limit: StrictInt | None = Field(
-        default=None, ge=1, le=10**9, description="Row cap (default: the server's); truncated=true if more."
-    )
+    limit: RowLimit | None = Field(default=None, description="Row cap (default: the server's); truncated=true if more.")
 
 
 class RunSqlArgs(SqlStatement):

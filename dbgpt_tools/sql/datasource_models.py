@@ -9,37 +9,68 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from dbgpt_tools.sql.locations import check_host
+from dbgpt_tools.json_types import DatasourceId, Port
+from dbgpt_tools.sql.locations import HOST_NAME_PATTERN, NOT_A_FILE_PATTERNS, check_host, not_a_file
 from dbgpt_tools.store.models import DatasourceRow
 
 MASK = "******"
-MAX_ID = 2**63 - 1
 DbType = Literal["sqlite", "duckdb", "postgresql", "mysql"]
-DatasourceId = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="The datasource's integer id.")]
 OneLine = Field(pattern=r"^[^\x00-\x1f\x7f]*$")
 NoNul = Field(pattern=r"^[^\x00]*$")
+_FILE_TYPES: list[JsonValue] = ["sqlite", "duckdb"]
+_SERVER_TYPES: list[JsonValue] = ["postgresql", "mysql"]
+# What the registry requires of each type, in the JSON schema too (the OpenAPI document describes what is enforced)
+_NOT_A_FILE: list[JsonValue] = [{"pattern": pattern} for pattern in NOT_A_FILE_PATTERNS]
+_REQUIRED_BY_TYPE: list[JsonValue] = [
+    {
+        "if": {"properties": {"db_type": {"enum": types}}, "required": ["db_type"]},
+        "then": {"properties": {field: {"type": "string", "minLength": 1}}, "required": [field]},
+    }
+    for types, field in ((_FILE_TYPES, "db_path"), (_SERVER_TYPES, "db_host"))
+]
 
 
 class DatasourceIn(BaseModel):
     """A datasource as callers send it. `null` means absent; on update an empty or masked `db_pwd` keeps the old one,
     as long as the destination (type, host, port, user, database) stays the same."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"allOf": _REQUIRED_BY_TYPE})
 
     id: DatasourceId | None = Field(default=None, description="The datasource id (required on update).")
     db_name: Annotated[str, OneLine] = Field(
-        min_length=1, max_length=256, description="Unique name (not all digits); the database name on a server."
+        min_length=1,
+        max_length=256,
+        description="Unique name (not all digits); the database name on a server.",
+        json_schema_extra={"not": {"pattern": "^[0-9]+$"}},
     )
     db_type: DbType = Field(description="sqlite, duckdb, postgresql or mysql (any case).")
     db_path: Annotated[str, NoNul] = Field(
-        default="", max_length=1024, description="File of a SQLite/DuckDB database (relative: in the data dir)."
+        default="",
+        max_length=1024,
+        validate_default=True,
+        description="File of a SQLite/DuckDB database (relative: in the data dir); a plain path, not a URI, "
+        "`:memory:` or `md:`.",
+        json_schema_extra={"anyOf": [{"maxLength": 0}, {"not": {"anyOf": _NOT_A_FILE}}]},
     )
-    db_host: Annotated[str, OneLine] = Field(
-        default="", max_length=253, description="Server host name or IP address (PostgreSQL/MySQL)."
+    db_host: str = Field(
+        default="",
+        max_length=253,
+        validate_default=True,
+        description="Server host name or IP address (PostgreSQL/MySQL); no port, brackets, lists or paths.",
+        json_schema_extra={"anyOf": [{"maxLength": 0}, {"pattern": HOST_NAME_PATTERN}, {"format": "ipv6"}]},
     )
-    db_port: StrictInt = Field(default=0, ge=0, le=65535, description="Server port (0: the type's default).")
+    db_port: Port = Field(default=0, description="Server port (0: the type's default).")
     db_user: Annotated[str, OneLine] = Field(default="", max_length=128, description="Database user.")
     db_pwd: Annotated[str, NoNul] = Field(
         default="", max_length=1024, description="Database password (stored, never returned)."
@@ -74,10 +105,27 @@ class DatasourceIn(BaseModel):
             raise ValueError("db_name must not be all digits: a number names the datasource with that id")
         return value
 
+    @field_validator("db_path")
+    @classmethod
+    def _file(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.data.get("db_type") in _FILE_TYPES:
+            raise ValueError(f"db_path is required for a {info.data['db_type']} datasource")
+        if value and not_a_file(value):
+            raise ValueError(f"db_path {value[:100]!r} must be the path of a database file")
+        return value
+
     @field_validator("db_host")
     @classmethod
-    def _host(cls, value: str) -> str:
+    def _host(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.data.get("db_type") in _SERVER_TYPES:
+            raise ValueError(f"db_host is required for a {info.data['db_type']} datasource")
         return check_host(value) if value else value
+
+
+class DatasourceUpdate(DatasourceIn):
+    """A datasource update: every field, and the `id` of the datasource it replaces."""
+
+    id: DatasourceId = Field(description="The datasource to update.")
 
 
 class Datasource(BaseModel):

@@ -183,6 +183,9 @@ def _mysql_engine(config: EngineConfig) -> Engine:
             "connect_timeout": CONNECT_TIMEOUT_S,
             "read_timeout": math.ceil(config.timeout) + CONNECT_TIMEOUT_S,
             "charset": "utf8mb4",
+            # PyMySQL sends a text password as Latin-1 (and fails on anything else); UTF-8 is what the mysql client
+            # sends for a password typed in a UTF-8 terminal
+            "password": config.password.encode(),
         },
         pool_pre_ping=True,
     )

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dbgpt_tools.errors import InvalidInput, Upstream
 from dbgpt_tools.sql.catalog import RawTable, duckdb_catalog, inspector_catalog, sqlite_ddl_comments
 from dbgpt_tools.sql.engine_cache import EngineCache
+from dbgpt_tools.sql.errors import translate_error
 from dbgpt_tools.sql.registry import DatasourceRegistry
 from dbgpt_tools.sql.schema_models import ROW_COUNT_CAP, SchemaInfo, TableInfo
 from dbgpt_tools.sql.schema_text import TEXT_TYPES
@@ -96,6 +97,10 @@ class SchemaCache:
             entry = self._entries.get(row.id)
         if entry is not None and entry[0] == fingerprint and time.monotonic() - entry[1] < self._ttl:
             return entry[2]
+        try:  # a server that cannot be reached is described as queries describe it: nothing of what it sent
+            engine.connect().close()
+        except SQLAlchemyError as error:
+            raise translate_error(error, config, connecting=True) from None
         schema = introspect(engine, row.db_name)
         with self._lock:
             self._entries[row.id] = (fingerprint, time.monotonic(), schema)

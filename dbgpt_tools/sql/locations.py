@@ -16,8 +16,24 @@ from dbgpt_tools.errors import Forbidden, InvalidInput
 from dbgpt_tools.settings import Settings
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
-_HOST_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+HOST_NAME_PATTERN = rf"^{_LABEL}(?:\.{_LABEL})*\.?$"  # also every IPv4 address; IPv6 addresses are checked apart
+_HOST_NAME = re.compile(HOST_NAME_PATTERN.rstrip("$") + r"\Z")
+_SPACE = "\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # str.isspace()
+NOT_A_FILE_PATTERNS = (
+    rf"^[{_SPACE}]*$",  # blank
+    r"\?",  # URI parameters (`?mode=rwc`)
+    r"^[A-Za-z][A-Za-z0-9+.-]*:",  # a scheme: `file:`, `md:` (MotherDuck)
+    r"(^|/):[^/]*/*$",  # a special name: `:memory:`
+)
+"""A `db_path` matching any of these is not the path of a file (also in the JSON schema, as `not`)."""
+_NOT_A_FILE = [re.compile(re.sub(r"\$$", r"\\Z", pattern)) for pattern in NOT_A_FILE_PATTERNS]  # `$` as JSON means it
+
+
+def not_a_file(db_path: str) -> bool:
+    """Whether `db_path` is spelled as something other than a file's path (see `NOT_A_FILE_PATTERNS`)."""
+    return "\x00" in db_path or any(pattern.search(db_path) for pattern in _NOT_A_FILE)
+
+
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal", ".migrate.lock")
 
 # --- Files ------------------------------------------------------------------------------------------------------
@@ -54,10 +70,9 @@ def _same_file_as_ours(path: Path, files: list[Path], dirs: list[Path]) -> bool:
 def confine_path(settings: Settings, db_path: str) -> Path:
     """`db_path` resolved, relative to the data dir; refused outside `settings.allowed_db_roots`, as one of our own
     files, or spelled as something other than a file (`:memory:`, `md:...`, `file:...?mode=rwc`)."""
-    if not db_path.strip():
+    if not db_path:
         raise InvalidInput("db_path is required for a file database", field="db_path")
-    name = Path(db_path).name
-    if "\x00" in db_path or "?" in db_path or _SCHEME.match(db_path) or name.startswith(":"):
+    if not_a_file(db_path):
         raise InvalidInput(f"db_path {db_path!r} must be the path of a database file", field="db_path")
     roots = settings.allowed_db_roots
     candidate = Path(db_path).expanduser()
@@ -90,15 +105,15 @@ def database_file(settings: Settings, db_path: str, read_only: bool) -> Path:
 
 
 def check_host(host: str) -> str:
-    """`host` if it is one host name or one IP address (brackets of an IPv6 literal dropped); else ValueError.
+    """`host` if it is one host name or one IP address (an IPv6 one without brackets or a zone); else ValueError.
 
     No socket directories, no lists of hosts, no user@host or host:port: the port has its own field.
     """
-    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        return str(ipaddress.ip_address(bare))
-    except ValueError:
-        pass
+    if ":" in host and "%" not in host:
+        try:
+            return str(ipaddress.IPv6Address(host))
+        except ValueError:
+            pass
     if not _HOST_NAME.match(host) or len(host) > 253:
         raise ValueError(f"db_host {host!r} must be a host name or an IP address (the port goes in db_port)")
     return host

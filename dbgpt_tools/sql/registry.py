@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dbgpt_tools.errors import Conflict, InvalidInput, NotFound, validated
+from dbgpt_tools.json_types import MAX_ID
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.datasource_models import MASK, MAX_ID, Datasource, DatasourceIn
+from dbgpt_tools.sql.datasource_models import MASK, Datasource, DatasourceIn, DatasourceUpdate
 from dbgpt_tools.sql.engine_cache import EngineCache
 from dbgpt_tools.sql.engine_config import FILE_TYPES
 from dbgpt_tools.sql.locations import connect_address, database_file
@@ -56,7 +57,7 @@ class DatasourceRegistry:
     def update(self, data: DatasourceIn | Mapping[str, Any]) -> Datasource:
         """Replace a datasource's fields (`id` required). An empty or masked `db_pwd` keeps the stored password, but
         only for the same destination: with a new type, host, port, user or database the password must be sent."""
-        request = self.check(data)
+        request = self.check(data if isinstance(data, DatasourceIn) else validated(DatasourceUpdate, data))
         if request.id is None:
             raise InvalidInput("id is required to update a datasource", field="id")
         try:
@@ -127,8 +128,6 @@ class DatasourceRegistry:
         request = data if isinstance(data, DatasourceIn) else validated(DatasourceIn, data)
         if request.db_type in FILE_TYPES:
             database_file(self._settings, request.db_path, request.read_only)
-        elif not request.db_host:
-            raise InvalidInput(f"db_host is required for a {request.db_type} datasource", field="db_host")
         else:
             connect_address(self._settings, request.db_host, request.db_port)
         return request

@@ -116,6 +116,11 @@ async def test_the_docs_page_lists_every_route_with_its_body(api: httpx.AsyncCli
                 assert body["$ref"].rsplit("/", 1)[-1] in spec["components"]["schemas"]
     chat = spec["paths"][URL]["post"]
     assert set(chat["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
+    event = chat["responses"]["200"]["content"]["text/event-stream"]["schema"]["properties"]["data"]["anyOf"]
+    assert event[0] == {"const": "[DONE]"} and event[1]["contentSchema"]["$ref"].endswith("/ChatCompletionChunk")
+    request = spec["components"]["schemas"]["ChatRequest"]
+    assert spec["components"]["schemas"]["ChatMode"]["enum"] == ["chat_normal", "chat_data"]  # what this server has
+    assert request["allOf"][0]["then"]["required"] == ["chat_param"]
     assert chat["security"] == [{"bearer": []}] and "security" not in spec["paths"]["/health"]["get"]
     assert "<script" not in page  # offline: nothing fetched from a CDN
 

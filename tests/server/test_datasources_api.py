@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -147,7 +148,7 @@ async def test_unknown_and_non_integer_ids(api: httpx.AsyncClient, method: str) 
 
 async def test_update_needs_a_known_id(api: httpx.AsyncClient, shop: str) -> None:
     body = {"db_name": "shop", "db_type": "sqlite", "db_path": shop}
-    refused(await api.put(BASE, json=body), 400, "E0001", "id is required")
+    refused(await api.put(BASE, json=body), 400, "E0001", "id: Field required")
     refused(await api.put(BASE, json={**body, "id": 4242}), 404, "E0003", "no datasource with id 4242")
     refused(await api.put(BASE, json={**body, "id": "x"}), 400, "E0001", "id")
 
@@ -275,6 +276,34 @@ async def test_routes_are_in_the_openapi_document(api: httpx.AsyncClient) -> Non
     assert set(spec["components"]["schemas"]["SqlStatement"]["properties"]) == {"sql", "limit"}
     data = paths[BASE]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]
     assert spec["components"]["schemas"][data["$ref"].rsplit("/", 1)[-1]]["type"] == "array"
+    # every path parameter is declared, with what the route accepts
+    for path, methods in paths.items():
+        for operation in methods.values():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert declared == set(re.findall(r"{(\w+)}", path)), path
+    by_id = paths[f"{BASE}/{{datasource_id}}"]["get"]["parameters"][0]["schema"]
+    assert (by_id["type"], by_id["minimum"], by_id["maximum"]) == ("integer", 1, 2**63 - 1)
+    schema_route = {p["name"]: p for p in paths[f"{BASE}/{{datasource_id}}/schema"]["get"]["parameters"]}
+    assert set(schema_route) == {"datasource_id", "question", "max_tokens"}
+    assert paths[BASE]["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("Update")
+    new = spec["components"]["schemas"]["DatasourceIn"]
+    assert new["properties"]["db_type"]["enum"] == ["sqlite", "duckdb", "postgresql", "mysql"]
+    assert [rule["then"]["required"] for rule in new["allOf"]] == [["db_path"], ["db_host"]]
+    assert set(paths[f"{BASE}/{{datasource_id}}/query"]["post"]["responses"]) == {"200", "4XX", "502", "504"}
+
+
+async def test_the_schema_route_takes_each_known_parameter_once(api: httpx.AsyncClient) -> None:
+    route = f"{BASE}/{SAMPLE_DB_NAME}/schema"
+    assert ok(await api.get(route, params={"max_tokens": 200}))["datasource"] == SAMPLE_DB_NAME
+    refused(await api.get(f"{route}?max_tokens=200&max_tokens=300"), 400, "E0001", "max_tokens", "at most once")
+    refused(await api.get(route, params={"page": 2}), 400, "E0001", "unknown query parameter 'page'")
+
+
+async def test_integers_are_read_as_json_schema_reads_them(api: httpx.AsyncClient) -> None:
+    route = f"{BASE}/{SAMPLE_DB_NAME}/query"
+    assert ok(await api.post(route, json={"sql": "SELECT 1", "limit": 5.0}))["limit_applied"] == 5
+    for bad in (True, "5", 5.5):
+        refused(await api.post(route, json={"sql": "SELECT 1", "limit": bad}), 400, "E0001", "limit")
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------------

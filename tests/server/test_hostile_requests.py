@@ -1,5 +1,5 @@
-"""Hostile and malformed requests through REST and MCP: each is a 4xx with a JSON body (an error result on MCP),
-never a 500 or a traceback, and the server answers normally afterwards."""
+"""Hostile and malformed requests through REST and MCP: each is answered with a JSON body (a 4xx, or a failed
+connection test) or an error result on MCP, never a 500 or a traceback, and the server answers normally afterwards."""
 
 from __future__ import annotations
 
@@ -60,6 +60,14 @@ REST_CASES: list[tuple[str, str, str, Any, int]] = [
     ("zero-id", "GET", f"{DS}/0", None, 400),
     ("superscript-id", "GET", f"{DS}/³", None, 400),
     ("superscript-chat-param", "POST", CHAT, chat(chat_mode="chat_data", chat_param="³"), 404),
+    ("empty-chat-param", "POST", CHAT, chat(chat_mode="chat_data", chat_param=""), 400),
+    (
+        "non-latin-1-mysql-password",
+        "POST",
+        f"{DS}/test-connection",
+        {"db_name": "m", "db_type": "mysql", "db_host": "127.0.0.1", "db_port": 1, "db_pwd": "Ā€"},
+        200,
+    ),
     ("lone-surrogate", "POST", CHAT, SURROGATE_JSON, 400),
     ("numeric-name", "POST", DS, sqlite_ds(db_name="2"), 400),
     ("same-name-other-case", "POST", DS, sqlite_ds(db_name="SAMPLE_SALES"), 409),

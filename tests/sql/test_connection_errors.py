@@ -52,8 +52,12 @@ def test_a_web_server_and_a_closed_port_read_alike(runtime: Runtime, web_server:
         status = runtime.connections.test(name)
         with pytest.raises(Upstream) as caught:
             runtime.sql.run_sql(name, "SELECT 1")
+        with pytest.raises(Upstream) as schema:
+            runtime.schemas.schema(name)
         assert not status.ok
-        messages[name] = [str(status.error).replace(str(port), "PORT"), caught.value.message.replace(str(port), "PORT")]
+        said = [str(status.error), caught.value.message, schema.value.message]
+        messages[name] = [text.replace(str(port), "PORT") for text in said]
     assert messages["web"] == messages["closed"]
+    assert len(set(messages["web"])) == 1
     assert messages["web"][0] == f"cannot connect to a {db_type} server at 127.0.0.1:PORT"
     assert not any(word in " ".join(messages["web"]) for word in ("internal", "HTTP", "banner", "400"))

@@ -231,3 +231,11 @@ def test_a_huge_result_is_read_only_as_far_as_needed(limited: Runtime, shop: dic
     assert cut.truncated_reason == "bytes" and cut.row_count * 1008 <= limited.settings.sql_max_result_bytes
     assert time.monotonic() - started < 10
     assert limited.sql.run_sql(name, "SELECT COUNT(*) FROM customers").rows == [(2,)]  # the next one works
+
+
+def test_a_password_beyond_latin_1_is_sent_as_utf_8(limited: Runtime, shop: dict[str, Any]) -> None:
+    name = _register(limited, shop, "Ā€ü-" + SECRET)  # PyMySQL alone raises UnicodeEncodeError on this
+    status = limited.connections.test(name)
+    assert not status.ok and "refused the login" in (status.error or "")
+    with pytest.raises(Upstream, match="refused the login"):
+        limited.sql.run_sql(name, "SELECT 1")

@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dbgpt_tools.errors import InvalidInput, validated
+from dbgpt_tools.json_types import MAX_ID, DatasourceId
 from dbgpt_tools.operations import datasources as datasource_operations
 from dbgpt_tools.operations import sql as sql_operations
 from dbgpt_tools.operations.datasources import DatasourceRef
 from dbgpt_tools.operations.sql import RunSqlArgs, SchemaArgs, SchemaDescription, SqlStatement
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.datasource_models import MAX_ID, ConnectionStatus, Datasource, DatasourceId, DatasourceIn
+from dbgpt_tools.sql.datasource_models import ConnectionStatus, Datasource, DatasourceIn, DatasourceUpdate
 from dbgpt_tools.sql.results import QueryResult
 from server.openapi import Endpoint, Handler, Param
 from server.requests import json_object, parse_body
@@ -54,7 +55,7 @@ async def create_datasource(request: Request) -> Response:
 
 
 async def update_datasource(request: Request) -> Response:
-    body = await parse_body(request, DatasourceIn)
+    body = await parse_body(request, DatasourceUpdate)
     return await envelope(await asyncio.to_thread(_runtime(request).datasources.update, body))
 
 
@@ -88,6 +89,11 @@ async def query(request: Request) -> Response:
 
 async def describe_schema(request: Request) -> Response:
     params = request.query_params
+    for name in params:
+        if name not in ("question", "max_tokens"):
+            raise InvalidInput(f"unknown query parameter {name[:40]!r}: only question and max_tokens", field=name)
+        if len(params.getlist(name)) > 1:
+            raise InvalidInput(f"{name} must be given at most once", field=name)
     values: dict[str, Any] = {"datasource": request.path_params["datasource_id"], "question": params.get("question")}
     if "max_tokens" in params:  # a query parameter is text: an integer when it is only digits
         raw = params["max_tokens"]
@@ -128,8 +134,9 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
         Endpoint(
             "PUT",
             BASE,
-            "Update a datasource (id in the body; an empty or masked db_pwd keeps the stored one)",
-            body=DatasourceIn,
+            "Update a datasource (id in the body; an empty or masked db_pwd keeps the stored one for the same "
+            "destination)",
+            body=DatasourceUpdate,
             response=Datasource,
             enveloped=True,
         ),
@@ -151,12 +158,16 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
         ),
         check_new_connection,
     ),
-    (Endpoint("GET", ITEM, "Get a datasource by integer id", response=Datasource, enveloped=True), get_datasource),
+    (
+        Endpoint("GET", ITEM, "Get a datasource by integer id", params=(BY_ID,), response=Datasource, enveloped=True),
+        get_datasource,
+    ),
     (
         Endpoint(
             "DELETE",
             ITEM,
             "Delete a datasource by integer id (the database itself is untouched)",
+            params=(BY_ID,),
             response=Datasource,
             enveloped=True,
         ),
@@ -167,6 +178,7 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
             "GET",
             ITEM + "/test-connection",
             "dbgpt-tools extension: test a registered datasource's connection (by id or db_name)",
+            params=(BY_NAME_OR_ID,),
             response=ConnectionStatus,
             enveloped=True,
         ),
@@ -178,7 +190,9 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
             ITEM + "/query",
             "dbgpt-tools extension: run one SQL statement on a datasource (by id or "
             "db_name); read-only unless the datasource is writable, row-capped, time-limited",
+            params=(BY_NAME_OR_ID,),
             body=SqlStatement,
+            upstream=True,
             response=QueryResult,
             enveloped=True,
         ),
@@ -190,6 +204,8 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
             ITEM + "/schema",
             "dbgpt-tools extension: a datasource's schema (by id or db_name) as CREATE "
             "TABLE text; query params question (rank tables by relevance) and max_tokens (budget)",
+            params=(BY_NAME_OR_ID, QUESTION, MAX_TOKENS),
+            upstream=True,
             response=SchemaDescription,
             enveloped=True,
         ),

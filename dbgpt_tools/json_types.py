@@ -1,0 +1,26 @@
+"""Integer fields that read JSON numbers as JSON Schema does, so that a request's documented schema and its
+validation agree: `3` and `3.0` are integers, `true` and `"3"` are not. The bounds come before the conversion in
+each `Annotated`, so pydantic documents them as `minimum`/`maximum`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, Strict
+
+
+def _whole_number(value: Any) -> Any:
+    """A float without a fraction (JSON's `3.0`) as the integer it is; anything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+MAX_ID = 2**63 - 1
+
+DatasourceId = Annotated[int, Strict(), Field(ge=1, le=MAX_ID), WHOLE_NUMBER]
+Port = Annotated[int, Strict(), Field(ge=0, le=65535), WHOLE_NUMBER]
+TokenCap = Annotated[int, Strict(), Field(ge=1, le=1_000_000), WHOLE_NUMBER]
+SchemaBudget = Annotated[int, Strict(), Field(ge=100, le=100_000), WHOLE_NUMBER]
+RowLimit = Annotated[int, Strict(), Field(ge=1, le=10**9), WHOLE_NUMBER]

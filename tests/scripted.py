@@ -70,3 +70,19 @@ class StallingModel(ScriptedChatModel):
             self.cancelled.set()
             raise
         yield ChatGenerationChunk(message=AIMessageChunk(content=" never"))
+
+
+class FloodingModel(ScriptedChatModel):
+    """Streams 64 KiB pieces for as long as it is read; `stopped` is set when its stream is closed or cancelled."""
+
+    stopped: threading.Event = Field(default_factory=threading.Event)
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            while True:
+                yield ChatGenerationChunk(message=AIMessageChunk(content="x" * 65536))
+                await asyncio.sleep(0)
+        finally:
+            self.stopped.set()

@@ -21,10 +21,11 @@ from starlette.routing import Route
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from server import http_protocol
+from server.api.v2 import chat as chat_route
 from server.app import create_app
 from server.http_protocol import TimedHttpProtocol
 from tests.live import live_server
-from tests.scripted import StallingModel
+from tests.scripted import FloodingModel, StallingModel
 
 T = TypeVar("T")
 WAIT = 60  # a safety net: every wait below ends on an event long before this
@@ -45,8 +46,8 @@ def request_bytes(path: str, body: bytes, host: str = "127.0.0.1") -> bytes:
     return head.encode() + body
 
 
-def eventually(read: Callable[[], list[T]]) -> list[T]:
-    """`read()` once it is not empty (the server thread stores the turn just after the model stops)."""
+def eventually(read: Callable[[], T]) -> T:
+    """`read()` once it is truthy (the server thread finishes a turn just after the model stops)."""
     deadline = time.monotonic() + WAIT
     while not (found := read()) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -71,6 +72,24 @@ def test_a_client_that_leaves_stops_its_answer_and_the_part_said_is_kept(setting
             ]
             with httpx.Client(base_url=base, headers={"Authorization": "Bearer test-key"}) as client:
                 assert client.get("/health").status_code == 200
+    finally:
+        runtime.close()
+
+
+def test_a_client_that_stops_reading_a_stream_is_dropped(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chat_route, "SEND_TIMEOUT_S", 0.5)
+    model = FloodingModel(messages=iter([]))
+    runtime = Runtime(settings, chat_model=model)
+    try:
+        with live_server(create_app(runtime)) as base:
+            body = json.dumps({"model": "m", "messages": "Say everything", "stream": True}).encode()
+            sock = connect(base)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(request_bytes("/api/v2/chat/completions", body))
+            # never read: once the buffers are full, a send waits past its time limit and the stream is dropped
+            assert model.stopped.wait(WAIT)
+            assert eventually(lambda: runtime.llm.gate.admitted == 0)  # its place in line is free again
+            sock.close()
     finally:
         runtime.close()
 

@@ -23,6 +23,7 @@ from server.requests import parse_body
 log = logging.getLogger("dbgpt_tools.server")
 
 DONE = b"data: [DONE]\n\n"
+SEND_TIMEOUT_S = 30.0
 
 
 class ChunkWriter:
@@ -108,6 +109,7 @@ async def chat_completions(request: Request) -> Response:
             sse_events(turn, writer, chat_request.incremental),
             sep="\n",
             ping=15,
+            send_timeout=SEND_TIMEOUT_S,  # a client that stops reading is dropped: it cannot hold the model's slot
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     answering = asyncio.create_task(whole_answer(turn, chat_request.enable_vis))

@@ -8,8 +8,10 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from dbgpt_tools.errors import Forbidden, InvalidInput
 from dbgpt_tools.runtime import Runtime
@@ -17,6 +19,7 @@ from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasource_models import DatasourceIn
 from dbgpt_tools.sql.locations import check_host, connect_address
 from tests.scripted import ScriptedChatModel
+from tests.sql.conftest import engine_of
 
 
 def register(runtime: Runtime, db_path: str, *, read_only: bool = True) -> None:
@@ -166,3 +169,25 @@ def test_registration_is_refused_off_the_allowed_networks(settings: Settings) ->
         assert runtime.datasources.list() == []
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ATTACH '{store}' AS m (TYPE sqlite)",
+        "SELECT * FROM sqlite_scan('{store}', 'datasources')",
+        "SELECT * FROM read_blob('{store}')",
+        "SELECT * FROM read_csv('{store}')",
+    ],
+)
+def test_no_engine_reaches_our_store_from_inside(runtime: Runtime, own: Path, sql: str) -> None:
+    duckdb.connect(str(own / "w.duckdb")).close()
+    runtime.datasources.create({"db_name": "duck", "db_type": "duckdb", "db_path": "w.duckdb", "read_only": False})
+    statement = sql.format(store=own / "metadata.db")
+    with pytest.raises((Forbidden, InvalidInput)):  # the checker refuses it...
+        runtime.sql.run_sql("duck", statement)
+    with (
+        pytest.raises(DBAPIError, match=r"(?i)disabled|permission|not allowed|external"),  # ...and so does the engine
+        engine_of(runtime, "duck").connect() as conn,
+    ):
+        conn.exec_driver_sql(statement)

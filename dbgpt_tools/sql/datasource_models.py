@@ -108,8 +108,7 @@ class DatasourceIn(BaseModel):
     @field_validator("db_path")
     @classmethod
     def _file(cls, value: str, info: ValidationInfo) -> str:
-        if not value and info.data.get("db_type") in _FILE_TYPES:
-            raise ValueError(f"db_path is required for a {info.data['db_type']} datasource")
+        _required_for(_FILE_TYPES, value, info)
         if value and not_a_file(value):
             raise ValueError(f"db_path {value[:100]!r} must be the path of a database file")
         return value
@@ -117,9 +116,15 @@ class DatasourceIn(BaseModel):
     @field_validator("db_host")
     @classmethod
     def _host(cls, value: str, info: ValidationInfo) -> str:
-        if not value and info.data.get("db_type") in _SERVER_TYPES:
-            raise ValueError(f"db_host is required for a {info.data['db_type']} datasource")
+        _required_for(_SERVER_TYPES, value, info)
         return check_host(value) if value else value
+
+
+def _required_for(types: list[JsonValue], value: str, info: ValidationInfo) -> None:
+    """The field being validated must be set for datasources of these types."""
+    db_type = info.data.get("db_type")
+    if not value and db_type in types:
+        raise ValueError(f"{info.field_name} is required for a {db_type} datasource")
 
 
 class DatasourceUpdate(DatasourceIn):

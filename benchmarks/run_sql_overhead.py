@@ -41,6 +41,7 @@ from benchmarks.harness import machine, percentile
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasource_models import DatasourceIn
+from dbgpt_tools.sql.fetching import rows_bytes
 from dbgpt_tools.sql.results import QueryResult, json_rows
 from dbgpt_tools.sql.safety import check_sql
 
@@ -49,7 +50,7 @@ SMALL_SQL = "SELECT category, COUNT(*) AS n, ROUND(AVG(price), 2) AS avg_price F
 CATEGORIES = ["books", "games", "garden", "kitchen", "music", "sports", "toys", "tools"]
 TARGET_RATIO = 1.2
 FIXED_STAGES = ("resolve (metadata lookup)", "check_sql (sqlglot)", "engine config + fingerprint")
-ROW_STAGES = ("execute + cursor.fetchmany", "QueryResult.model_construct")
+ROW_STAGES = ("execute + cursor.fetchmany", "rows_bytes (the byte budget)", "QueryResult.model_construct")
 
 
 def make_rows(n: int) -> list[tuple[Any, ...]]:
@@ -115,9 +116,13 @@ def raw_duckdb(path: Path) -> list[tuple[Any, ...]]:
     import duckdb_engine
     import sqlalchemy
 
+    from dbgpt_tools.sql.engine_config import EngineConfig
+
     agent = f"duckdb_engine/{duckdb_engine.__version__}(sqlalchemy/{sqlalchemy.__version__})"
     config: dict[str, str | bool | int | float | list[str]] = {
         "enable_external_access": False,
+        "memory_limit": f"{EngineConfig.memory_mb}MB",
+        "temp_directory": "",
         "lock_configuration": True,
         "custom_user_agent": agent,
     }
@@ -165,6 +170,7 @@ def stages(runtime: Runtime, name: str, limit: int) -> dict[str, Callable[[], An
         "check_sql (sqlglot)": lambda: check_sql(SQL, row.db_type, writable=not row.read_only),
         "engine config + fingerprint": lambda: runtime.engines.engine_for(row),
         "execute + cursor.fetchmany": lambda: fetch(engine, checked.sql, limit),
+        "rows_bytes (the byte budget)": lambda: rows_bytes(rows),
         "json_rows (faces, at JSON output)": lambda: json_rows(rows),
         "QueryResult.model_construct": lambda: QueryResult.model_construct(
             columns=columns,
@@ -309,7 +315,7 @@ def print_report(report: dict[str, Any]) -> None:
             f"({fixed / whole:.0%} of run_sql)"
         )
         print(
-            f"  per-row cost (execute + fetchmany + model_construct): {per_rows:.3f} ms "
+            f"  per-row cost (execute + fetchmany + rows_bytes + model_construct): {per_rows:.3f} ms "
             f"= {per_rows / n * 1000:.2f} us/row ({per_rows / whole:.0%} of run_sql); JSON conversion when a "
             f"face serialises the rows: {parts['json_rows (faces, at JSON output)']:.3f} ms"
         )

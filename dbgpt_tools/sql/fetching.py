@@ -3,7 +3,9 @@ wide values fill the memory: what does not fit is left unread, and the result sa
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,6 +13,8 @@ from typing import Any, Literal
 BATCH_ROWS = 512
 _NUMBER_BYTES = 8
 _SMALL = frozenset({int, float, bool, type(None)})
+_BOUNDED_BYTES = 40  # at most, rendered: a UUID (36), "2024-01-31T23:59:59.999999+05:30" (32), a timedelta
+_BOUNDED = _SMALL | {datetime.date, datetime.datetime, datetime.time, datetime.timedelta, uuid.UUID}
 _SIZED = (str, bytes, bytearray, memoryview)
 
 Truncation = Literal["rows", "bytes"]
@@ -24,7 +28,9 @@ def value_bytes(value: Any) -> int:
         return sum(value_bytes(key) + value_bytes(item) for key, item in value.items()) + 2
     if isinstance(value, list | tuple):
         return sum(map(value_bytes, value)) + len(value)
-    return _NUMBER_BYTES if type(value) in _SMALL else len(str(value))
+    if type(value) in _SMALL:
+        return _NUMBER_BYTES
+    return _BOUNDED_BYTES if type(value) in _BOUNDED else len(str(value))
 
 
 def rows_bytes(rows: Sequence[Sequence[Any]]) -> int:
@@ -36,6 +42,8 @@ def rows_bytes(rows: Sequence[Sequence[Any]]) -> int:
         types = set(map(type, column))
         if types <= _SMALL:
             total += _NUMBER_BYTES * len(column)
+        elif types <= _BOUNDED:
+            total += _BOUNDED_BYTES * len(column)
         elif types <= {str, type(None)}:
             total += sum(map(len, filter(None, column)))
         else:

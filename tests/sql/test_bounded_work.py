@@ -4,8 +4,11 @@ engine's limit, DuckDB works within its memory limit, and errors while rows are 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import itertools
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,10 @@ def test_value_sizes_follow_what_is_rendered() -> None:
     assert value_bytes({"k": "vv"}) == 5 and value_bytes(["a" * 10, None]) == 20
     assert rows_bytes([(1, "ab", None), (2, None, b"xyz")]) == 16 + 2 + 8 + 3
     assert rows_bytes([]) == 0
+    day, moment = datetime.date(2024, 1, 31), datetime.datetime(2024, 1, 31, 23, 59, 59, 999999, datetime.UTC)
+    bounded = [(day, moment, uuid.uuid4(), None), (day, None, uuid.uuid4(), datetime.timedelta(days=-999999999))]
+    assert rows_bytes(bounded) == 8 * 40 and value_bytes(day) == value_bytes(moment) == 40  # each at the bound
+    assert all(len(str(value)) <= 40 for value in itertools.chain(*bounded))  # a bound, not a guess
 
 
 @pytest.fixture

@@ -10,9 +10,13 @@ from dbgpt_tools.chat.conversations import ConversationStore
 from dbgpt_tools.chat.models import ChatMode
 from dbgpt_tools.chat.modes.base import ModeHandler
 from dbgpt_tools.chat.modes.data import DataChat
+from dbgpt_tools.chat.modes.knowledge import KnowledgeChat
 from dbgpt_tools.chat.modes.normal import NormalChat
 from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import Conflict
+from dbgpt_tools.knowledge.embeddings import Embedder
+from dbgpt_tools.knowledge.sample_space import register_sample_space
+from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.connection_test import ConnectionTester
@@ -28,9 +32,16 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """Holds the services; `chat_model` replaces the configured LLM (tests use a scripted model)."""
+    """Holds the services; `chat_model` replaces the configured LLM (tests use a scripted model), `embedder` the
+    configured embedding model."""
 
-    def __init__(self, settings: Settings | None = None, *, chat_model: BaseChatModel | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        chat_model: BaseChatModel | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = MetadataStore(self.settings.resolved_metadata_url)
@@ -42,7 +53,12 @@ class Runtime:
         self.connections = ConnectionTester(self.datasources, self.engines)
         self.schemas = SchemaCache(self.datasources, self.engines)
         self.data_chat = DataChat(self.datasources, self.sql, self.schemas)
-        modes: dict[ChatMode, ModeHandler] = {ChatMode.chat_normal: NormalChat(), ChatMode.chat_data: self.data_chat}
+        self.knowledge = KnowledgeService(self.settings, self.store, embedder)
+        modes: dict[ChatMode, ModeHandler] = {
+            ChatMode.chat_normal: NormalChat(),
+            ChatMode.chat_data: self.data_chat,
+            ChatMode.chat_knowledge: KnowledgeChat(self.knowledge),
+        }
         self.chat = ChatService(self.conversations, self.llm, modes, self.settings.history_messages)
         if self.settings.sample_db:
             self._register_sample_db()
@@ -58,6 +74,15 @@ class Runtime:
         except Conflict:  # another worker registered it first
             return
         log.info("registered the sample database %s at %s", SAMPLE_DB_NAME, path)
+
+    def start_background(self) -> None:
+        """Start a server's background work: the sample knowledge space (first start) and document ingestion."""
+        if self.settings.sample_space:
+            try:
+                register_sample_space(self.knowledge)
+            except Exception:
+                log.warning("the sample knowledge space could not be registered", exc_info=True)
+        self.knowledge.start()
 
     async def warm_up(self) -> None:
         """Load the model and let it read the sample database's chat_data prompt, ahead of the first question.
@@ -75,6 +100,7 @@ class Runtime:
     def close(self) -> None:
         """Release connections and stop the local model."""
         self.llm.close()
+        self.knowledge.close()
         self.sql.close()
         self.engines.close()
         self.store.close()

@@ -99,6 +99,44 @@ class Settings(BaseSettings):
     http_body_timeout: float = Field(
         default=60.0, gt=0, description="Seconds a client has to send a request's body; then it is disconnected."
     )
+    embedding_backend: Literal["local", "openai"] = Field(
+        default="local",
+        description="`local` (all-MiniLM-L6-v2 on onnxruntime, offline) or `openai` (a compatible /embeddings "
+        "endpoint).",
+    )
+    embedding_base_url: str | None = Field(
+        default=None, description="Base URL of the OpenAI-compatible embeddings endpoint (backend `openai`)."
+    )
+    embedding_api_key: SecretStr | None = Field(default=None, description="API key for the embeddings endpoint.")
+    embedding_model: str = Field(
+        default="text-embedding-3-small", description="Model name sent to the embeddings endpoint."
+    )
+    embedding_threads: int = Field(
+        default=1, ge=1, le=64, description="CPU threads of the local embedding model (one is fastest on 2 busy cores)."
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (`http://host:8000`). Default: a persistent Chroma store in the data dir.",
+    )
+    knowledge_max_file_mb: int = Field(
+        default=50, ge=1, description="Largest document file (upload or path) accepted, in MB."
+    )
+    document_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated directories the MCP, LangChain and notebook faces may read documents from "
+        "(REST takes uploads). Empty: none.",
+    )
+    knowledge_stale_after: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds without progress after which a running ingestion counts as interrupted (its server "
+        "stopped): the document is marked FAILED and can be synced again.",
+    )
+    sample_space: bool = Field(
+        default=True,
+        description="Register a sample knowledge space (`dbgpt_tools_docs`, this project's documentation) on "
+        "first start; it is embedded in the background.",
+    )
     warm_up: bool = Field(
         default=True,
         description="`dbgpt-tools serve` loads the model and its sample-database prompt at start-up, in the "
@@ -122,7 +160,7 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("db_roots", mode="before")
+    @field_validator("db_roots", "document_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: object) -> object:
         if isinstance(value, str):
@@ -133,6 +171,11 @@ class Settings(BaseSettings):
     def allowed_db_roots(self) -> list[Path]:
         """Directories a file database may resolve into: the data dir, then the configured roots."""
         return [root.expanduser().resolve() for root in (self.data_dir, *self.db_roots)]
+
+    @property
+    def allowed_document_roots(self) -> list[Path]:
+        """Directories a document path may resolve into."""
+        return [root.expanduser().resolve() for root in self.document_roots]
 
     @property
     def max_parallel(self) -> int:

@@ -1,4 +1,5 @@
-"""IPython extension: `%load_ext jupyter_magic` registers the `%%dbgpt` cell magic (see `jupyter_magic.magics`)."""
+"""IPython extension: `%load_ext jupyter_magic` registers the `%%dbgpt` cell magic and `%dbgpt_ingest` (see
+`jupyter_magic.magics`)."""
 
 from __future__ import annotations
 

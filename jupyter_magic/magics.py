@@ -17,6 +17,9 @@ it too; without it each cell starts a new conversation), `--out VAR` (also store
 `--temperature`, `--max-tokens`. The last answer's text is always in `_dbgpt`. Refusals show as a short
 `UsageError`, without a traceback.
 
+Knowledge: `--space NAME` is `--mode chat_knowledge --param NAME`. The answer streams, then its references: the
+document, page and section of each chunk it was grounded in, with its score.
+
 Data: `--db NAME` is `--mode chat_data --param NAME`. The answer's text streams, then the SQL that ran, the rows
 as a pandas DataFrame and, unless `--no-chart` or the rows suit only a table, a matplotlib chart (line: first
 column over time; pie; scatter). The DataFrame is kept in `_dbgpt_df`, and `--out VAR` stores it instead of the
@@ -29,40 +32,47 @@ SQL: `--sql --db NAME` runs the cell's single statement directly (the datasource
 or tuple becomes `(:ids_0, :ids_1, ...)` for IN; write `{{`/`}}` for literal braces and leave placeholders
 unquoted (see `jupyter_magic.binding`).
 
+Ingest: `%dbgpt_ingest SPACE PATH [PATH ...]` adds files (globs allowed; inside DBGPT_DOCUMENT_ROOTS, as on
+every face) to a knowledge space, showing a progress bar for each until it is searchable.
+
 The magic uses the shared runtime (`dbgpt_tools.aio.shared_runtime`): configured by the DBGPT_* variables
 or `.env`, or replaced with `dbgpt_tools.aio.use_runtime(Runtime(Settings(...)))`.
 """
 
 from __future__ import annotations
 
+import shlex
 from argparse import Namespace
 from collections.abc import Generator
 from contextlib import closing
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import parse_argstring
 
 from dbgpt_tools.aio import iterate_sync, run_sync, shared_runtime
-from dbgpt_tools.chat.models import ChatMode, ChatRequest, QueryArtifact
+from dbgpt_tools.chat.models import Artifact, ChatMode, ChatRequest, QueryArtifact, ReferencesArtifact
 from dbgpt_tools.chat.service import ChatTurn
 from dbgpt_tools.errors import DbgptError
 from jupyter_magic.data import run_cell_sql, show_artifact, show_result
+from jupyter_magic.ingest import ingest
+from jupyter_magic.knowledge import show_references
 from jupyter_magic.options import chat_options, chat_request, sql_datasource
 from jupyter_magic.render import answer_view
 
 LAST_ANSWER = "_dbgpt"
 LAST_FRAME = "_dbgpt_df"
+LAST_DOCUMENTS = "_dbgpt_docs"
 
 
-def start_answer(request: ChatRequest) -> Generator[str | QueryArtifact, None, None]:
+def start_answer(request: ChatRequest) -> Generator[str | Artifact, None, None]:
     """Start a turn on the shared runtime (refusals raise here); return its text pieces and artifacts as they come."""
     turn = run_sync(shared_runtime().chat.start(request))
     return _pieces(turn)
 
 
-def _pieces(turn: ChatTurn) -> Generator[str | QueryArtifact, None, None]:
+def _pieces(turn: ChatTurn) -> Generator[str | Artifact, None, None]:
     with closing(iterate_sync(aiter(turn))) as chunks:  # driven on the background loop
         for chunk in chunks:
             if chunk.delta:
@@ -71,12 +81,12 @@ def _pieces(turn: ChatTurn) -> Generator[str | QueryArtifact, None, None]:
                 yield chunk.artifact
 
 
-def show_answer(shell: InteractiveShell, request: ChatRequest) -> tuple[str, list[QueryArtifact]]:
+def show_answer(shell: InteractiveShell, request: ChatRequest) -> tuple[str, list[Artifact]]:
     """Stream the answer's text into the shell's output; return the text and the artifacts that came with it."""
     pieces = start_answer(request)
     view = answer_view(shell)
     parts: list[str] = []
-    artifacts: list[QueryArtifact] = []
+    artifacts: list[Artifact] = []
     with closing(pieces):  # an interrupted cell stops the answer at once
         for piece in pieces:
             if isinstance(piece, str):
@@ -113,19 +123,36 @@ class DbgptMagics(Magics):
         except DbgptError as error:
             raise UsageError(error.message) from None
 
+    @line_magic
+    def dbgpt_ingest(self, line: str) -> None:
+        """%dbgpt_ingest SPACE PATH [PATH ...]: add files (globs allowed, inside DBGPT_DOCUMENT_ROOTS) to a
+        knowledge space, with a progress bar each; the documents are kept in `_dbgpt_docs`."""
+        shell = self.shell
+        assert shell is not None
+        words = shlex.split(line)
+        if len(words) < 2:
+            raise UsageError("usage: %dbgpt_ingest SPACE PATH [PATH ...]")
+        try:
+            shell.user_ns[LAST_DOCUMENTS] = ingest(words[0], words[1:])
+        except DbgptError as error:
+            raise UsageError(error.message) from None
+
     @staticmethod
     def _ask(shell: InteractiveShell, options: Namespace, cell: str) -> None:
         request = chat_request(options, cell)
         text, artifacts = show_answer(shell, request)
         answer = text.rstrip()
         shell.user_ns[LAST_ANSWER] = answer
+        for references in (artifact for artifact in artifacts if isinstance(artifact, ReferencesArtifact)):
+            show_references(references)
         if request.chat_mode != ChatMode.chat_data:
             if options.out:
                 shell.user_ns[options.out] = answer
             return
         frame = None
         for artifact in artifacts:
-            frame = show_artifact(artifact, chart=not options.no_chart)
+            if isinstance(artifact, QueryArtifact):
+                frame = show_artifact(artifact, chart=not options.no_chart)
         shell.user_ns[LAST_FRAME] = frame
         if options.out:
             shell.user_ns[options.out] = frame

@@ -33,6 +33,11 @@ CHAT_OPTIONS = (
         metavar="NAME",
         help="Datasource to ask (shorthand for --mode chat_data --param NAME), or to run the cell on with --sql.",
     ),
+    argument(
+        "--space",
+        metavar="NAME",
+        help="Knowledge space to ask (shorthand for --mode chat_knowledge --param NAME); the references follow.",
+    ),
     argument("--sql", action="store_true", help="The cell is SQL: run it on --db directly; {var} binds a variable."),
     argument("--limit", type=int, metavar="N", help="Row cap for --sql (default: the server's sql_row_limit)."),
     argument("--no-chart", action="store_true", help="Do not draw a chart of chat_data rows."),
@@ -50,7 +55,7 @@ CHAT_OPTIONS = (
     argument("--temperature", type=float, help="Sampling temperature, 0..2."),
     argument("--max-tokens", type=int, help="Cap on generated tokens."),
 )
-_NOT_FOR_SQL = ("mode", "param", "conv", "temperature", "max_tokens")
+_NOT_FOR_SQL = ("mode", "param", "space", "conv", "temperature", "max_tokens")
 
 
 def chat_options(magic: F) -> F:
@@ -78,10 +83,13 @@ def sql_datasource(options: Namespace) -> str | None:
 def chat_request(options: Namespace, question: str) -> ChatRequest:
     """The core request for a cell; bad values raise `InvalidInput` naming the option's field."""
     mode, param = options.mode, options.param
-    if options.db:
-        if param is not None or mode not in (None, ChatMode.chat_data.value):
-            raise InvalidInput("--db NAME means --mode chat_data --param NAME: drop --mode and --param")
-        mode, param = ChatMode.chat_data.value, options.db
+    for target, target_mode in ((options.db, ChatMode.chat_data), (options.space, ChatMode.chat_knowledge)):
+        if target is None:
+            continue
+        flag = "--db" if target_mode is ChatMode.chat_data else "--space"
+        if param is not None or mode not in (None, target_mode.value):
+            raise InvalidInput(f"{flag} NAME means --mode {target_mode.value} --param NAME: drop --mode and --param")
+        mode, param = target_mode.value, target
     try:
         return ChatRequest(
             messages=question.strip(),

@@ -22,6 +22,7 @@ from dbgpt_tools.settings import Settings
 from server.api.v2.chat import chat_completions
 from server.api.v2.chat_schema import ChatCompletion, ChatCompletionChunk
 from server.api.v2.datasources import DATASOURCE_ROUTES
+from server.api.v2.knowledge import KNOWLEDGE_ROUTES
 from server.auth import ApiKeyMiddleware
 from server.mcp import build_mcp_server
 from server.openapi import Endpoint, Handler, docs_routes, narrow_enum, openapi_document
@@ -64,6 +65,7 @@ ROUTES: list[tuple[Endpoint, Handler]] = [
         chat_completions,
     ),
     *DATASOURCE_ROUTES,
+    *KNOWLEDGE_ROUTES,
     (Endpoint("GET", "/health", "Liveness and the answering model (no key needed)", response=Health), health),
 ]
 
@@ -108,6 +110,8 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with mcp_server.session_manager.run():
+            if owns_runtime:
+                await asyncio.to_thread(runtime.start_background)
             app.state.warming = asyncio.create_task(runtime.warm_up()) if warm_up else None
             try:
                 yield

@@ -40,6 +40,7 @@ class Endpoint:
     summary: str
     params: tuple[Param, ...] = ()
     body: type[BaseModel] | None = None
+    body_media: tuple[str, ...] = ("application/json",)  # the media types the body may come as
     response: type[BaseModel] | None = None
     enveloped: bool = False
     stream: type[BaseModel] | None = None  # the model of each server-sent event's JSON data
@@ -92,7 +93,8 @@ def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
             operation["parameters"] = [param.document() for param in endpoint.params]
         if endpoint.body is not None:
             body = _schema(endpoint.body, components)
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+            media = {media_type: {"schema": body} for media_type in endpoint.body_media}
+            operation["requestBody"] = {"required": True, "content": media}
         if endpoint.path.startswith("/api/v2"):
             operation["security"] = [{"bearer": []}]
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation

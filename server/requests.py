@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Message
 
 from dbgpt_tools.errors import DbgptError, InvalidInput, validated
 
@@ -22,6 +23,15 @@ class PayloadTooLarge(DbgptError):
 
 async def json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object (400 when it is not JSON or not an object, 413 when too large)."""
+    data = await json_body(request)
+    if not isinstance(data, dict):
+        raise InvalidInput("request body must be a JSON object", field="body")
+    return data
+
+
+async def json_body(request: Request, *, allow_empty: bool = False) -> Any:
+    """The request body as JSON (None for an empty body when `allow_empty`; 400 when it is not JSON, 413 when too
+    large)."""
     body = bytearray()
     try:
         async for chunk in request.stream():
@@ -30,15 +40,32 @@ async def json_object(request: Request) -> dict[str, Any]:
                 raise PayloadTooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
     except ClientDisconnect:  # gone before its body arrived (or disconnected for being too slow)
         raise InvalidInput("the client disconnected before sending its whole body", field="body") from None
+    if not body and allow_empty:
+        return None
     try:
         data = json.loads(body or b"null")
     except RecursionError:
         raise InvalidInput("request body is nested too deeply", field="body") from None
     except ValueError as exc:  # malformed JSON, bad UTF-8, or a number with thousands of digits
         raise InvalidInput(f"request body is not valid JSON: {str(exc)[:200]}", field="body") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("request body must be a JSON object", field="body")
     return data
+
+
+def capped(request: Request, limit: int) -> Request:
+    """`request` whose body may be at most `limit` bytes: reading past it is a 413 (whatever Content-Length said,
+    chunked bodies included)."""
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise PayloadTooLarge(f"request body larger than {limit} bytes")
+        return message
+
+    return Request(request.scope, receive)
 
 
 async def parse_body(request: Request, model: type[M]) -> M:

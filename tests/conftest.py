@@ -45,6 +45,7 @@ def settings(tmp_path: Path) -> Settings:
         api_keys="test-key",
         local_ctx=4096,
         sample_db=False,
+        sample_space=False,
     )
 
 

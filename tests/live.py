@@ -49,7 +49,7 @@ def server_process(env: dict[str, str], *args: str) -> Iterator[tuple[str, int]]
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--port", str(port), *args],
-        env={**os.environ, **env},
+        env={**os.environ, "DBGPT_SAMPLE_SPACE": "false", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -16,11 +16,12 @@ from IPython.core.interactiveshell import InteractiveShell
 from langchain_core.messages import ToolMessage
 from mcp import Client
 
-from dbgpt_tools.chat.models import ChatMode, ChatRequest
+from dbgpt_tools.chat.models import ChatMode, ChatRequest, ChatResult, QueryArtifact
 from dbgpt_tools.langchain import get_tools
 from dbgpt_tools.operations.sql import DataAnswer
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.results import QueryResult
 from server.app import create_app
 from server.mcp import build_mcp_server
 from tests.jupyter_magic.test_magics import run, sharing
@@ -58,9 +59,9 @@ def facts_runtime(settings: Settings) -> Iterator[tuple[Runtime, ScriptedChatMod
 async def test_core_answer_keeps_driver_values_and_columns(facts_runtime: tuple[Runtime, ScriptedChatModel]) -> None:
     runtime, _ = facts_runtime
     ask = ChatRequest(messages="Pairs?", chat_mode=ChatMode.chat_data, chat_param="facts")
-    joined = (await runtime.chat.complete(ask)).artifacts[0].result
+    joined = query_rows(await runtime.chat.complete(ask))
     assert joined.columns == COLUMNS and [tuple(row) for row in joined.rows] == ROWS
-    empty = (await runtime.chat.complete(ask)).artifacts[0].result
+    empty = query_rows(await runtime.chat.complete(ask))
     assert empty.columns == ["id", "amount"] and empty.rows == [] and empty.row_count == 0
 
 
@@ -130,3 +131,10 @@ async def test_a_conversation_keeps_its_rows_for_every_face(facts_runtime: tuple
     [artifact] = answer["artifacts"]
     assert artifact["result"]["columns"] == COLUMNS and artifact["result"]["rows"] == JSON_ROWS
     assert artifact["kind"] == "query" and "chart-view" not in answer["content"]
+
+
+def query_rows(result: ChatResult) -> QueryResult:
+    """The rows of an answer's one query artifact."""
+    [artifact] = result.artifacts
+    assert isinstance(artifact, QueryArtifact)
+    return artifact.result

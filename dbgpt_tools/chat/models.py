@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from dbgpt_tools.json_types import TokenCap
+from dbgpt_tools.knowledge.models import RetrievedChunk
 from dbgpt_tools.sql.results import QueryResult
 
 
@@ -91,8 +92,16 @@ class QueryArtifact(BaseModel):
     describe: str = Field(default="", description="What the rows show, in words.")
 
 
-Artifact = QueryArtifact
-"""What a chat turn can produce beside its text (chat_knowledge's references will join)."""
+class ReferencesArtifact(BaseModel):
+    """The chunks a chat_knowledge answer was grounded in, best first (its citations)."""
+
+    kind: Literal["references"] = "references"
+    space: str
+    chunks: list[RetrievedChunk]
+
+
+Artifact = Annotated[QueryArtifact | ReferencesArtifact, Field(discriminator="kind")]
+"""What a chat turn can produce beside its text: rows (chat_data) or references (chat_knowledge)."""
 
 
 class StoredMessage(ChatMessage):
@@ -120,10 +129,12 @@ class ChatOptions(BaseModel):
 
 
 def _request_schema(schema: dict[str, Any]) -> None:
-    """What the JSON schema cannot learn from the fields: chat_data needs a `chat_param` (the datasource)."""
+    """What the JSON schema cannot learn from the fields: chat_data and chat_knowledge need a `chat_param` (the
+    datasource, the space)."""
+    targeted = [ChatMode.chat_data.value, ChatMode.chat_knowledge.value]
     schema["allOf"] = [
         {
-            "if": {"properties": {"chat_mode": {"const": ChatMode.chat_data.value}}, "required": ["chat_mode"]},
+            "if": {"properties": {"chat_mode": {"enum": targeted}}, "required": ["chat_mode"]},
             "then": {"properties": {"chat_param": {"type": "string", "minLength": 1}}, "required": ["chat_param"]},
         }
     ]
@@ -203,6 +214,8 @@ class ChatResult(BaseModel):
     conv_uid: str = Field(description="The conversation id; send it again to continue the conversation.")
     model: str = Field(description="The model that answered.")
     content: str = Field(description="The answer text.")
-    artifacts: list[Artifact] = Field(default_factory=list, description="Rows (chat_data) the answer produced.")
+    artifacts: list[Artifact] = Field(
+        default_factory=list, description="Rows (chat_data) or references (chat_knowledge) the answer produced."
+    )
     finish_reason: FinishReason = "stop"
     usage: Usage = Field(default_factory=Usage)

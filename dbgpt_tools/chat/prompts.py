@@ -11,6 +11,18 @@ NORMAL_SYSTEM = (
     "Use the earlier messages of the conversation when the question refers to them."
 )
 
+KNOWLEDGE_SYSTEM = """You answer questions from the documents of the knowledge space {space}.
+Use only the numbered excerpts below. Cite the excerpts you used as [1], [2]. If the excerpts do not hold the
+answer, say that the documents do not say, instead of guessing.
+
+{excerpts}"""
+
+KNOWLEDGE_EXCERPT = "[{number}] {source}\n{content}"
+
+KNOWLEDGE_NOTHING = (
+    "I found nothing about this in the knowledge space {space}, so I cannot answer it from its documents."
+)
+
 DATA_SYSTEM = """You are a {dialect} SQL expert working on the database {db_name}.
 Write ONE read-only {dialect} query that answers the user's question, using only the tables and columns below.
 Reply with the query in a ```sql code block and nothing else.{hints}

@@ -7,23 +7,27 @@ Each call runs its operation on the process-wide background loop (`dbgpt_tools.a
 `ainvoke` alike, so a runtime is never driven from two event loops. Refusals (`DbgptError`) and bad
 arguments come back as the tool's output with status "error", so an agent reads them and can try again.
 The result model is the content, as JSON; an operation that `returns_data` also hands its result model
-over as the tool message's artifact.
+over as the tool message's artifact. `search_knowledge` is a drop-in retriever tool: its content is the cited
+chunks as text, its artifact the chunks as LangChain `Document`s.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.documents import Document
 from langchain_core.tools import BaseTool, BaseToolkit, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dbgpt_tools.aio import run_async, run_sync, shared_runtime
 from dbgpt_tools.errors import DbgptError, invalid_input
+from dbgpt_tools.knowledge.models import Retrieval
+from dbgpt_tools.langchain.retriever import retrieval_documents, retrieval_text
 from dbgpt_tools.operations import OPERATIONS
 from dbgpt_tools.operations.base import AnyOperation
 from dbgpt_tools.runtime import Runtime
 
-ToolOutput = str | tuple[str, BaseModel]
+ToolOutput = str | tuple[str, BaseModel] | tuple[str, list[Document]]
 
 
 def operation_tool(operation: AnyOperation, runtime: Runtime | None = None) -> StructuredTool:
@@ -35,6 +39,8 @@ def operation_tool(operation: AnyOperation, runtime: Runtime | None = None) -> S
             result = await operation.invoke(runtime or shared_runtime(), args)
         except DbgptError as exc:
             raise ToolException(exc.message) from exc
+        if isinstance(result, Retrieval):  # a drop-in retriever tool: cited text, and LangChain documents
+            return retrieval_text(result), retrieval_documents(result)
         content = result.model_dump_json()
         return (content, result) if operation.returns_data else content
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dbgpt_tools.operations.base import AnyOperation
 from dbgpt_tools.operations.chat import CHAT_OPERATIONS
 from dbgpt_tools.operations.datasources import DATASOURCE_OPERATIONS
+from dbgpt_tools.operations.knowledge import KNOWLEDGE_OPERATIONS
 from dbgpt_tools.operations.sql import SQL_OPERATIONS
 
-OPERATIONS: tuple[AnyOperation, ...] = (*CHAT_OPERATIONS, *SQL_OPERATIONS, *DATASOURCE_OPERATIONS)
+OPERATIONS: tuple[AnyOperation, ...] = (
+    *CHAT_OPERATIONS,
+    *SQL_OPERATIONS,
+    *DATASOURCE_OPERATIONS,
+    *KNOWLEDGE_OPERATIONS,
+)

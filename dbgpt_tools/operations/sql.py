@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from dbgpt_tools.chat.models import ChatMode, ChatResult, ConvUid
+from dbgpt_tools.chat.models import ChatMode, ChatResult, ConvUid, QueryArtifact
 from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import NotFound
 from dbgpt_tools.json_types import RowLimit, SchemaBudget
@@ -118,9 +118,10 @@ async def ask_data(service: ChatService, args: AskArgs, progress: Progress | Non
 def data_answer(result: ChatResult) -> DataAnswer:
     """A chat_data result as its text and its (last) query artifact's SQL and rows."""
     text = result.content.strip()
-    if not result.artifacts:
+    queries = [artifact for artifact in result.artifacts if isinstance(artifact, QueryArtifact)]
+    if not queries:
         return DataAnswer(conv_uid=result.conv_uid, answer=text, sql=None)
-    artifact = result.artifacts[-1]
+    artifact = queries[-1]
     rows = artifact.result
     return DataAnswer(
         conv_uid=result.conv_uid,

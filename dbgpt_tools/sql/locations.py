@@ -83,12 +83,17 @@ def confine_path(settings: Settings, db_path: str) -> Path:
             f"db_path {db_path!r} is outside the allowed roots ({allowed}); add a directory to DBGPT_DB_ROOTS",
             field="db_path",
         )
+    refuse_own_file(settings, resolved, db_path, "db_path")
+    return resolved
+
+
+def refuse_own_file(settings: Settings, resolved: Path, given: str, field: str) -> None:
+    """Refuse a resolved path that is one of our own files, by its name or another (a hard link)."""
     files, dirs = internal_paths(settings)
     if resolved in files or any(resolved.is_relative_to(folder) for folder in dirs):
-        raise Forbidden(f"db_path {db_path!r} is one of dbgpt-tools' own files", field="db_path")
+        raise Forbidden(f"{field} {given!r} is one of dbgpt-tools' own files", field=field)
     if _same_file_as_ours(resolved, files, dirs):
-        raise Forbidden(f"db_path {db_path!r} is one of dbgpt-tools' own files (by another name)", field="db_path")
-    return resolved
+        raise Forbidden(f"{field} {given!r} is one of dbgpt-tools' own files (by another name)", field=field)
 
 
 def database_file(settings: Settings, db_path: str, read_only: bool) -> Path:

@@ -72,3 +72,46 @@ class MessageRow(Base):
     content: Mapped[str] = mapped_column(Text)
     artifacts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SpaceRow(Timestamped, Base):
+    """A knowledge space; `keyword_generation` changes whenever its searchable chunks do (the keyword index of
+    each worker follows it)."""
+
+    __tablename__ = "knowledge_spaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    vector_type: Mapped[str] = mapped_column(String(32), default="Chroma")
+    desc: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(128), default="")
+    context: Mapped[str | None] = mapped_column(Text, default=None)
+    keyword_generation: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_knowledge_spaces_name_lower", func.lower(name), unique=True),)
+
+
+class DocumentRow(Timestamped, Base):
+    """A document of a space: its source, status and chunking. Chunks of generation `live_generation` are the
+    searchable ones; an ingestion writes `generation` and makes it live when it finishes."""
+
+    __tablename__ = "knowledge_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    space_id: Mapped[int] = mapped_column(Integer, ForeignKey("knowledge_spaces.id", ondelete="CASCADE"), index=True)
+    doc_name: Mapped[str] = mapped_column(String(256))
+    doc_type: Mapped[str] = mapped_column(String(16))
+    doc_source: Mapped[str] = mapped_column(String(64), default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    file_name: Mapped[str | None] = mapped_column(String(256), default=None)
+    file_type: Mapped[str] = mapped_column(String(16), default="txt")
+    status: Mapped[str] = mapped_column(String(16), default="TODO")
+    result: Mapped[str] = mapped_column(Text, default="")
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_total: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_parameters: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    live_generation: Mapped[int | None] = mapped_column(Integer, default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_sync: Mapped[datetime | None] = mapped_column(default=None)

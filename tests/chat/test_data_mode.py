@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dbgpt_tools.chat.models import ChatMode, ChatRequest
+from dbgpt_tools.chat.models import ChatMode, ChatRequest, QueryArtifact
 from dbgpt_tools.chat.modes.data import rows_said
 from dbgpt_tools.errors import InvalidInput, NotFound
 from dbgpt_tools.operations.sql import AskArgs, ask_data
@@ -230,6 +230,7 @@ async def test_real_qwen_model_answers_a_simple_question(tmp_path: Path) -> None
     finally:
         runtime.close()
     [artifact] = result.artifacts
+    assert isinstance(artifact, QueryArtifact)
     assert "customers" in artifact.result.sql.lower()
     assert list(artifact.result.rows[0]) == [expected]
 
@@ -271,6 +272,7 @@ async def test_the_model_slot_is_free_while_the_query_runs(settings: Settings, m
     finally:
         finish_query.set()
         runtime.close()
+    assert isinstance(data.artifacts[0], QueryArtifact)
     assert data.artifacts[0].result.rows[0][0] > 0 and runtime.llm.gate.admitted == 0
 
 

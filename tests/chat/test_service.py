@@ -101,6 +101,7 @@ async def test_artifacts_are_stored_with_the_answer_and_read_back_typed(runtime:
     question, stored = runtime.conversations.history("c-rows", 10)
     assert question.artifacts == [] and stored.content == "1 row"
     [artifact] = stored.artifacts
+    assert isinstance(artifact, QueryArtifact)
     assert artifact.result.columns == ["day", "n"] and [list(r) for r in artifact.result.rows] == [["2024-05-01", 2.5]]
     assert runtime.conversations.history("c-rows", 1) == [stored]  # the last `limit` messages
     assert runtime.conversations.history("c-rows", 0) == [] and runtime.conversations.history("nope", 5) == []

@@ -63,6 +63,9 @@ def sample(settings: Settings) -> Iterator[Runtime]:
 
 async def test_read_only_operations_change_nothing(sample: Runtime, settings: Settings) -> None:
     first = await BY_NAME["chat"].invoke(sample, BY_NAME["chat"].args_model(question="Hello"))
+    space = sample.knowledge.spaces.create({"name": "notes"})
+    document = sample.knowledge.add_document(space.id, "a.txt", content="Orders ship from the north warehouse.")
+    assert (await sample.knowledge.wait(document.id)).status == "FINISHED"
     files = (settings.data_dir / "metadata.db", settings.data_dir / "sample_sales.sqlite")
     before = fingerprint(*files)
     calls = {
@@ -70,6 +73,9 @@ async def test_read_only_operations_change_nothing(sample: Runtime, settings: Se
         "describe_schema": {"datasource": "sample_sales", "question": "orders per region"},
         "test_connection": {"datasource": "sample_sales"},
         "get_conversation": {"conv_uid": first.conv_uid},
+        "list_spaces": NoArgs(),
+        "document_status": {"document_id": document.id},
+        "search_knowledge": {"space": "notes", "query": "where do orders ship from?"},
     }
     read_only = {operation.name for operation in OPERATIONS if operation.read_only}
     assert read_only == set(calls)

@@ -30,9 +30,12 @@ def client_python() -> Path:
     return python
 
 
-def test_official_client_chats_and_manages_datasources(settings: Settings) -> None:
+def test_official_client_chats_and_manages_datasources_and_knowledge(settings: Settings) -> None:
     model = ScriptedChatModel.replying(
-        "Hello there friend", "Hi again friend", "I will count.\n```sql\nSELECT COUNT(*) AS n FROM regions\n```"
+        "Hello there friend",
+        "Hi again friend",
+        "I will count.\n```sql\nSELECT COUNT(*) AS n FROM regions\n```",
+        "27 days [1].",
     )
     runtime = Runtime(settings.model_copy(update={"sample_db": True}), chat_model=model)
     database = settings.data_dir / "conformance.sqlite"
@@ -48,4 +51,4 @@ def test_official_client_chats_and_manages_datasources(settings: Settings) -> No
     finally:
         runtime.close()
     assert run.returncode == 0, run.stdout + run.stderr[-2000:]
-    assert run.stdout.count("ok   ") == 11
+    assert run.stdout.count("ok   ") == 23

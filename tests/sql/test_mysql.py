@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, QueuePool, text
 
-from dbgpt_tools.chat.models import ChatMode, ChatRequest
+from dbgpt_tools.chat.models import ChatMode, ChatRequest, QueryArtifact
 from dbgpt_tools.errors import DbgptError, Forbidden, Upstream
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
@@ -215,6 +215,7 @@ async def test_chat_data_runs_the_models_mysql_sql(settings: Settings, shop: dic
     finally:
         runtime.close()
     [artifact] = result.artifacts
+    assert isinstance(artifact, QueryArtifact)
     assert artifact.result.sql == sql
     assert [tuple(row) for row in artifact.result.rows] == [(2023, Decimal("10.50")), (2024, Decimal("27.25"))]
     assert "CREATE TABLE `order`" in model.texts(0)[0] and "mysql" in model.texts(0)[0]

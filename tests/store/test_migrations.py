@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from dbgpt_tools.chat.models import ChatRequest
+from dbgpt_tools.chat.models import ChatRequest, QueryArtifact
 from dbgpt_tools.errors import Conflict
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
@@ -94,6 +94,7 @@ def test_a_released_store_is_upgraded_at_start_and_keeps_everything(metadata_url
         answer = history[3]
         assert answer.content == released.ANSWER_TEXT  # the markup left the text...
         [artifact] = answer.artifacts  # ...and became the answer's typed rows
+        assert isinstance(artifact, QueryArtifact)
         assert artifact.chart_type == "response_pie_chart" and artifact.result.sql == released.SQL
         assert artifact.result.columns == ["region", "orders"]
         assert [list(row) for row in artifact.result.rows] == [["North", 12], ["South", 7]]

@@ -15,7 +15,19 @@ from dbgpt_client.datasource import (
     list_datasource,
     update_datasource,
 )
-from dbgpt_client.schema import DatasourceModel
+from dbgpt_client.knowledge import (
+    create_document,
+    create_space,
+    delete_document,
+    delete_space,
+    get_document,
+    get_space,
+    list_document,
+    list_space,
+    sync_document,
+    update_space,
+)
+from dbgpt_client.schema import DatasourceModel, DocumentModel, SpaceModel, SyncModel
 
 
 def check(condition: bool, what: str) -> None:
@@ -68,7 +80,42 @@ async def main(base: str, key: str, sqlite_path: str) -> None:
         check(False, "get of a deleted datasource raises ClientException")
     except ClientException:
         check(True, "get of a deleted datasource raises ClientException")
+    await knowledge(client)
     await client.aclose()
+
+
+async def knowledge(client: Client) -> None:
+    space = await create_space(client, SpaceModel(name="handbook", vector_type="Chroma", desc="d", owner="me"))
+    check(isinstance(space.id, int) and space.name == "handbook", "create_space")
+    check("handbook" in [s.name for s in await list_space(client)], "list_space")
+    check((await get_space(client, str(space.id))).desc == "d", "get_space")
+    updated = await update_space(client, SpaceModel(id=space.id, name="handbook", vector_type="Chroma", desc="new"))
+    check(updated.desc == "new", "update_space")
+    text = "# Leave\n\nEvery employee gets 27 days of paid holiday a year.\n\n# Hours\n\nThe office opens at 8."
+    document = await create_document(
+        client, DocumentModel(doc_name="policy.md", doc_type="TEXT", content=text, space_id=str(space.id))
+    )
+    check(isinstance(document.id, int) and document.doc_name == "policy.md", "create_document (query parameters)")
+    check(document.id in [d.id for d in await list_document(client)], "list_document")
+    status = ""
+    for _ in range(600):
+        status = (await client.get(f"/knowledge/documents/{document.id}")).json()["data"]["status"]
+        if status in ("FINISHED", "FAILED"):
+            break
+        await asyncio.sleep(0.1)
+    check(status == "FINISHED", "document ingested")
+    check((await get_document(client, str(document.id))).doc_name == "policy.md", "get_document")
+    synced = await sync_document(client, SyncModel(doc_id=str(document.id), space_id=str(space.id)))
+    check(synced == [document.id], "sync_document")
+    streamed = [
+        chunk.choices[0].delta.content
+        async for chunk in client.chat_stream(
+            model="any", messages="How many days of holiday?", chat_mode="chat_knowledge", chat_param="handbook"
+        )
+    ]
+    check('<references title="References"' in "".join(streamed), "chat_knowledge stream carries references")
+    check((await delete_document(client, str(document.id))).id == document.id, "delete_document")
+    check((await delete_space(client, str(space.id))).id == space.id, "delete_space")
 
 
 if __name__ == "__main__":

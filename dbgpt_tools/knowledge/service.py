@@ -1,0 +1,112 @@
+"""The knowledge service: spaces, documents, their ingestion and retrieval, wired together for the faces."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from dbgpt_tools.errors import DbgptError
+from dbgpt_tools.knowledge.chunking import ChunkParameters
+from dbgpt_tools.knowledge.documents import DocumentRegistry, SourceFile
+from dbgpt_tools.knowledge.embeddings import Embedder, embedder_from_settings
+from dbgpt_tools.knowledge.ingestion import Ingestor
+from dbgpt_tools.knowledge.keywords import KeywordIndex
+from dbgpt_tools.knowledge.models import Document, DocumentStatus
+from dbgpt_tools.knowledge.retrieval import Retriever
+from dbgpt_tools.knowledge.spaces import SpaceRegistry
+from dbgpt_tools.knowledge.vectors import VectorStore
+from dbgpt_tools.settings import Settings
+from dbgpt_tools.store.metadata import MetadataStore
+
+log = logging.getLogger(__name__)
+ProgressCallback = Callable[[int, int, str], Awaitable[None]]
+POLL_S = 0.25
+"""How often a caller waiting for an ingestion reads its progress from the store (any worker may be running it)."""
+
+
+class KnowledgeService:
+    """Everything knowledge, built from the settings; `start` begins the background ingestion work."""
+
+    def __init__(self, settings: Settings, store: MetadataStore, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        root = settings.data_dir / "knowledge"
+        self.embedder = embedder or embedder_from_settings(settings)
+        self.vectors = VectorStore(root / "chroma", settings.chroma_url, self.embedder.model_name)
+        self.keywords = KeywordIndex(root / "keywords")
+        self.spaces = SpaceRegistry(store, self._forget_space)
+        self.documents = DocumentRegistry(
+            store, self.spaces, root / "files", settings.knowledge_max_file_mb * 1024 * 1024
+        )
+        self.retriever = Retriever(store, self.spaces, self.vectors, self.keywords, self.embedder)
+        self.ingestor = Ingestor(
+            store, self.documents, self.vectors, self.embedder, self._prepare, settings.knowledge_stale_after
+        )
+
+    def start(self) -> None:
+        """Pick up documents left waiting or interrupted, then keep doing so in the background."""
+        self.ingestor.start_sweeping()
+
+    def add_document(
+        self,
+        space: str | int,
+        doc_name: str,
+        *,
+        content: str | None = None,
+        file: SourceFile | None = None,
+        doc_source: str = "",
+        chunk_parameters: ChunkParameters | None = None,
+    ) -> Document:
+        """Add a document and queue its ingestion."""
+        document = self.documents.create(
+            space, doc_name, content=content, file=file, doc_source=doc_source, chunk_parameters=chunk_parameters
+        )
+        self.ingestor.submit(document.id)
+        return document
+
+    def sync_document(self, key: int | str, chunk_parameters: ChunkParameters | None = None) -> Document:
+        """Chunk and embed a document again (with new chunk parameters, if given)."""
+        document = self.documents.sync(key, chunk_parameters)
+        self.ingestor.submit(document.id)
+        return document
+
+    def delete_document(self, key: int | str) -> Document:
+        """Remove a document with its chunks and file."""
+        document = self.documents.delete(key)
+        space_id = int(document.space_id)
+        self._drop_chunks(space_id, {"doc_id": document.id})
+        self._prepare(space_id)
+        return document
+
+    async def wait(self, doc_id: int, progress: ProgressCallback | None = None) -> Document:
+        """The document once its ingestion has finished or failed, reporting (done, total, status) meanwhile."""
+        reported = (-1, -1)
+        while True:
+            document = await asyncio.to_thread(self.documents.get, doc_id)
+            done, total = document.progress.done, document.progress.total
+            if progress is not None and (done, total) != reported:
+                reported = (done, total)
+                await progress(done, total, document.status.value)
+            if document.status in (DocumentStatus.FINISHED, DocumentStatus.FAILED):
+                return document
+            await asyncio.sleep(POLL_S)
+
+    def close(self) -> None:
+        self.ingestor.close()
+
+    def _prepare(self, space_id: int) -> None:
+        try:
+            self.retriever.prepare(space_id)
+        except DbgptError:
+            log.warning("the keyword index of space %s will be built by its next search", space_id, exc_info=True)
+
+    def _forget_space(self, space_id: int, doc_ids: list[int]) -> None:
+        self.vectors.drop(space_id)
+        self.keywords.drop(space_id)
+        self.documents.remove_files(doc_ids)
+
+    def _drop_chunks(self, space_id: int, where: dict[str, object]) -> None:
+        try:
+            self.vectors.delete(space_id, where)
+        except DbgptError:
+            log.warning("chunks of space %s matching %s could not be removed", space_id, where, exc_info=True)

@@ -1,0 +1,377 @@
+"""`/api/v2/serve/knowledge`: DB-GPT's knowledge spaces and documents in the result envelope.
+
+Spaces and documents are addressed by integer id (a numeric string such as `"7"`); the retrieve route also takes a
+space name. A document is created from a multipart upload (`doc_file`), form fields or query parameters (DB-GPT's
+client sends `doc_name, doc_type, content, doc_source, space_id` as query parameters), or a JSON body; empty
+fields count as absent. Its ingestion runs in the background: `status` goes TODO -> RUNNING -> FINISHED or FAILED
+(`result` says why), with `progress`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, TypeAdapter
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dbgpt_tools.chat.models import VISIBLE
+from dbgpt_tools.errors import InvalidInput, validated
+from dbgpt_tools.json_types import MAX_ID
+from dbgpt_tools.knowledge.chunking import ChunkParameters
+from dbgpt_tools.knowledge.documents import SourceFile
+from dbgpt_tools.knowledge.models import Document, KnowledgeId, Page, Retrieval, Space, SpaceIn, SpaceUpdate
+from dbgpt_tools.knowledge.service import KnowledgeService
+from dbgpt_tools.operations.knowledge import SearchArgs, search_knowledge
+from server.openapi import Endpoint, Handler, Param
+from server.requests import capped, json_body, json_object, parse_body
+from server.responses import envelope
+
+BASE = "/api/v2/serve/knowledge"
+_FORM_FIELDS = 16
+_FORM_OVERHEAD = 1024 * 1024
+
+
+class DocumentForm(BaseModel):
+    """A document as DB-GPT's create route takes it (form fields, query parameters or JSON)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    space_id: KnowledgeId | Annotated[str, Field(min_length=1, max_length=128)] = Field(
+        description="The space's id (or its name)."
+    )
+    doc_name: str | None = Field(default=None, max_length=256, description="Its name (default: the file's name).")
+    doc_type: str | None = Field(default=None, max_length=32, description="TEXT (content), DOCUMENT (doc_file).")
+    content: str | None = Field(default=None, pattern=VISIBLE, description="The text of a TEXT document.")
+    doc_source: str = Field(default="", max_length=64)
+    chunk_parameters: ChunkParameters | None = None
+
+
+class SyncRequest(BaseModel):
+    """One document to chunk and embed again (DB-GPT's `KnowledgeSyncRequest`; `model_name` is ignored: the
+    server's embedding model is used)."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    doc_id: KnowledgeId | None = None
+    space_id: str | None = None
+    model_name: str | None = None
+    chunk_parameters: ChunkParameters | None = None
+
+
+class RetrieveRequest(BaseModel):
+    """DB-GPT's recall test: a query against one space (`mode`, `doc_ids`, `file_types` are our extensions)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: str = Field(min_length=1, max_length=4000)
+    top_k: int = Field(default=5, ge=1, le=100)
+    score_threshold: float = Field(default=0.0, ge=-1, le=1)
+    mode: str = Field(default="hybrid", pattern="^(hybrid|vector|keyword)$")
+    doc_ids: list[KnowledgeId] | None = Field(default=None, max_length=1000)
+    file_types: list[str] | None = Field(default=None, max_length=16)
+
+
+class SyncItem(SyncRequest):
+    """One document of a sync list: its id is required."""
+
+    doc_id: KnowledgeId
+
+
+class SyncList(RootModel[list[SyncItem]]):
+    """Documents to sync (a JSON list)."""
+
+
+class DocumentIds(RootModel[list[int]]):
+    """The ids of the documents queued."""
+
+
+class SpacePage(Page[Space]):
+    """A page of spaces."""
+
+
+class DocumentPage(Page[Document]):
+    """A page of documents."""
+
+
+def _knowledge(request: Request) -> KnowledgeService:
+    knowledge: KnowledgeService = request.app.state.runtime.knowledge
+    return knowledge
+
+
+def _path_id(request: Request, name: str) -> int:
+    raw: str = request.path_params[name]
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ID):
+        raise InvalidInput(f"{name} must be an integer from 1 to {MAX_ID}, got {raw[:40]!r}", field=name)
+    return int(raw)
+
+
+def _page_params(request: Request, *extra: str) -> dict[str, Any]:
+    """`page`, `page_size` (and `extra` names) from the query string: integers, each at most once."""
+    values: dict[str, Any] = {}
+    for name in request.query_params:
+        if name not in ("page", "page_size", *extra):
+            raise InvalidInput(f"unknown query parameter {name[:40]!r}", field=name)
+        if len(request.query_params.getlist(name)) > 1:
+            raise InvalidInput(f"{name} must be given at most once", field=name)
+        raw = request.query_params[name]
+        if name in ("page", "page_size"):
+            if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
+                raise InvalidInput(f"{name} must be a positive integer, got {raw[:40]!r}", field=name)
+            values[name] = int(raw)
+        else:
+            values[name] = raw
+    return values
+
+
+async def create_space(request: Request) -> Response:
+    body = await parse_body(request, SpaceIn)
+    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.create, body))
+
+
+async def update_space(request: Request) -> Response:
+    body = await parse_body(request, SpaceUpdate)
+    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.update, body))
+
+
+async def delete_space(request: Request) -> Response:
+    space_id = _path_id(request, "space_id")
+    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.delete, space_id))
+
+
+async def get_space(request: Request) -> Response:
+    space_id = _path_id(request, "space_id")
+    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.get, space_id))
+
+
+async def list_spaces(request: Request) -> Response:
+    params = _page_params(request)
+    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.page, **params))
+
+
+async def retrieve(request: Request) -> Response:
+    body = await parse_body(request, RetrieveRequest)
+    args = validated(SearchArgs, {**body.model_dump(), "space": request.path_params["space_id"]})
+    return await envelope(await search_knowledge(_knowledge(request), args))
+
+
+async def create_document(request: Request) -> Response:
+    knowledge = _knowledge(request)
+    fields, upload = await _document_fields(request, knowledge.documents.max_bytes)
+    form = validated(DocumentForm, fields)
+    file = None
+    if upload is not None:
+        file = SourceFile(upload.filename or form.doc_name or "", await upload.read())
+    document = await asyncio.to_thread(
+        knowledge.add_document,
+        form.space_id,
+        form.doc_name or "",
+        content=form.content if file is None else None,
+        file=file,
+        doc_source=form.doc_source,
+        chunk_parameters=form.chunk_parameters,
+    )
+    return await envelope(document)
+
+
+async def _document_fields(request: Request, max_bytes: int) -> tuple[dict[str, Any], UploadFile | None]:
+    """The create route's fields (query parameters, then form fields or a JSON object) and its upload."""
+    fields: dict[str, Any] = {key: value for key, value in request.query_params.items() if value != ""}
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        fields.update({key: value for key, value in (await json_object(request)).items() if value not in ("", None)})
+        return _parsed(fields), None
+    if media not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return _parsed(fields), None
+    limited = capped(request, max_bytes + _FORM_OVERHEAD)  # the form's other fields and boundaries fit in the rest
+    form = await limited.form(max_files=1, max_fields=_FORM_FIELDS, max_part_size=max_bytes)
+    upload = None
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if key != "doc_file":
+                raise InvalidInput(f"unexpected file field {key[:40]!r}: send the file as doc_file", field=key)
+            upload = value
+        elif value != "":
+            fields[key] = value
+    return _parsed(fields), upload
+
+
+def _parsed(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields with `chunk_parameters` read as JSON when it came as text (a form field, a query parameter)."""
+    raw = fields.get("chunk_parameters")
+    if isinstance(raw, str):
+        try:
+            fields["chunk_parameters"] = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            raise InvalidInput("chunk_parameters must be JSON", field="chunk_parameters") from None
+    return fields
+
+
+async def list_documents(request: Request) -> Response:
+    params = _page_params(request, "space_id")
+    space = params.pop("space_id", None)
+    return await envelope(await asyncio.to_thread(_knowledge(request).documents.page, space, **params))
+
+
+async def get_document(request: Request) -> Response:
+    document_id = _path_id(request, "document_id")
+    return await envelope(await asyncio.to_thread(_knowledge(request).documents.get, document_id))
+
+
+async def delete_document(request: Request) -> Response:
+    document_id = _path_id(request, "document_id")
+    return await envelope(await asyncio.to_thread(_knowledge(request).delete_document, document_id))
+
+
+async def sync_documents(request: Request) -> Response:
+    items = validated(SyncList, await json_body(request)).root
+    knowledge = _knowledge(request)
+    synced = [
+        (await asyncio.to_thread(knowledge.sync_document, item.doc_id, item.chunk_parameters)).id for item in items
+    ]
+    return await envelope(synced)
+
+
+async def sync_document(request: Request) -> Response:
+    document_id = _path_id(request, "document_id")
+    raw = await json_body(request, allow_empty=True)
+    item = validated(SyncRequest, raw if raw is not None else {})
+    document = await asyncio.to_thread(_knowledge(request).sync_document, document_id, item.chunk_parameters)
+    return await envelope([document.id])
+
+
+SPACE = BASE + "/spaces"
+DOCUMENT = BASE + "/documents"
+SPACE_ID = Param("space_id", "path", TypeAdapter(KnowledgeId).json_schema(), "The space's integer id.")
+SPACE_NAME_OR_ID = Param(
+    "space_id",
+    "path",
+    {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},
+    "The space's id, or its name.",
+)
+DOCUMENT_ID = Param("document_id", "path", TypeAdapter(KnowledgeId).json_schema(), "The document's integer id.")
+PAGE = Param("page", "query", {"type": "integer", "minimum": 1, "maximum": 999_999_999}, "Page number (from 1).")
+PAGE_SIZE = Param("page_size", "query", {"type": "integer", "minimum": 1, "maximum": 1000}, "Items per page.")
+SPACE_FILTER = Param(
+    "space_id",
+    "query",
+    {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},
+    "Only this space's documents (its id or name).",
+)
+# Literal paths come before `{id}` ones, so `sync` is never read as an id.
+KNOWLEDGE_ROUTES: list[tuple[Endpoint, Handler]] = [
+    (Endpoint("POST", SPACE, "Create a knowledge space", body=SpaceIn, response=Space, enveloped=True), create_space),
+    (
+        Endpoint(
+            "PUT", SPACE, "Update a knowledge space (id in the body)", body=SpaceUpdate, response=Space, enveloped=True
+        ),
+        update_space,
+    ),
+    (
+        Endpoint(
+            "GET", SPACE, "List knowledge spaces (a page)", params=(PAGE, PAGE_SIZE), response=SpacePage, enveloped=True
+        ),
+        list_spaces,
+    ),
+    (
+        Endpoint(
+            "GET", SPACE + "/{space_id}", "Get a knowledge space", params=(SPACE_ID,), response=Space, enveloped=True
+        ),
+        get_space,
+    ),
+    (
+        Endpoint(
+            "DELETE",
+            SPACE + "/{space_id}",
+            "Delete a space with its documents, chunks, vectors and index",
+            params=(SPACE_ID,),
+            response=Space,
+            enveloped=True,
+        ),
+        delete_space,
+    ),
+    (
+        Endpoint(
+            "POST",
+            SPACE + "/{space_id}/retrieve",
+            "Recall test: the chunks of a space that match a query (by id or name; hybrid by default)",
+            params=(SPACE_NAME_OR_ID,),
+            body=RetrieveRequest,
+            response=Retrieval,
+            enveloped=True,
+        ),
+        retrieve,
+    ),
+    (
+        Endpoint(
+            "POST",
+            DOCUMENT,
+            "Add a document from an upload (multipart doc_file) or text (content); fields as "
+            "form fields, query parameters or JSON; ingested in the background",
+            body=DocumentForm,
+            body_media=("multipart/form-data", "application/json"),
+            response=Document,
+            enveloped=True,
+        ),
+        create_document,
+    ),
+    (
+        Endpoint(
+            "GET",
+            DOCUMENT,
+            "List documents (a page; space_id filters)",
+            params=(PAGE, PAGE_SIZE, SPACE_FILTER),
+            response=DocumentPage,
+            enveloped=True,
+        ),
+        list_documents,
+    ),
+    (
+        Endpoint(
+            "POST",
+            DOCUMENT + "/sync",
+            "Chunk and embed documents again (a JSON list; chunk_parameters optional); returns their ids",
+            body=SyncList,
+            response=DocumentIds,
+            enveloped=True,
+        ),
+        sync_documents,
+    ),
+    (
+        Endpoint(
+            "GET",
+            DOCUMENT + "/{document_id}",
+            "Get a document with its status and progress",
+            params=(DOCUMENT_ID,),
+            response=Document,
+            enveloped=True,
+        ),
+        get_document,
+    ),
+    (
+        Endpoint(
+            "DELETE",
+            DOCUMENT + "/{document_id}",
+            "Delete a document with its chunks",
+            params=(DOCUMENT_ID,),
+            response=Document,
+            enveloped=True,
+        ),
+        delete_document,
+    ),
+    (
+        Endpoint(
+            "POST",
+            DOCUMENT + "/{document_id}/sync",
+            "Chunk and embed one document again",
+            params=(DOCUMENT_ID,),
+            body=SyncRequest,
+            response=DocumentIds,
+            enveloped=True,
+        ),
+        sync_document,
+    ),
+]

@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 
 from dbgpt_tools.errors import DbgptError, InvalidInput, validated
+from dbgpt_tools.json_types import MAX_ID
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
@@ -66,6 +67,14 @@ def capped(request: Request, limit: int) -> Request:
         return message
 
     return Request(request.scope, receive)
+
+
+def path_id(request: Request, name: str) -> int:
+    """The integer path parameter `name` (400 naming it when it is not an integer from 1 to 2^63 - 1)."""
+    raw: str = request.path_params[name]
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ID):
+        raise InvalidInput(f"{name} must be an integer from 1 to {MAX_ID}, got {raw[:40]!r}", field=name)
+    return int(raw)
 
 
 async def parse_body(request: Request, model: type[M]) -> M:

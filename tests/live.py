@@ -53,21 +53,29 @@ def server_process(env: dict[str, str], *args: str) -> Iterator[tuple[str, int]]
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    url = f"http://127.0.0.1:{port}"
+    with serving(process, f"{url}/health"):
+        yield url, process.pid
+
+
+@contextmanager
+def serving(process: subprocess.Popen[bytes], ready_url: str) -> Iterator[None]:
+    """Wait until `ready_url` answers 200 (the process's stderr is shown if it dies first), then yield; the process
+    is terminated on exit."""
     errors = process.stderr
     assert errors is not None
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60  # a safety net: readiness is the URL answering
         while True:
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(ready_url, timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {errors.read().decode()[-2000:]}")
+                raise RuntimeError(f"{process.args!r} did not start: {errors.read().decode()[-2000:]}")
             time.sleep(0.1)
-        yield url, process.pid
+        yield
     finally:
         process.terminate()
         process.wait(timeout=15)

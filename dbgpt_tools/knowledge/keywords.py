@@ -11,12 +11,16 @@ import json
 import shutil
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import Stemmer
+
+with warnings.catch_warnings():  # bm25s imports tqdm.auto, which warns in a notebook without ipywidgets
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import bm25s
 
 _STEMMER = Stemmer.Stemmer("english")
 _IDS_FILE = "chunk_ids.json"
@@ -103,10 +107,13 @@ class KeywordIndex:
         space_dir = self._root / str(space_id)
         building = space_dir / f".build-{uuid.uuid4().hex}"
         building.mkdir(parents=True)
-        if pairs:
+        words = tokens([text for _, text in pairs])
+        if any(words):  # chunks of stop words and symbols only have nothing to find
             retriever = bm25s.BM25()
-            retriever.index(tokens([text for _, text in pairs]), show_progress=False)
+            retriever.index(words, show_progress=False)
             retriever.save(str(building))
+        else:
+            chunk_ids = []
         (building / _IDS_FILE).write_text(json.dumps(chunk_ids))
         try:
             building.rename(space_dir / str(generation))  # whole or not at all; another worker may have won

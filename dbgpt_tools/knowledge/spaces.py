@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dbgpt_tools.errors import Conflict, InvalidInput, NotFound, validated
-from dbgpt_tools.json_types import MAX_ID
 from dbgpt_tools.knowledge.models import Page, Space, SpaceIn, SpaceUpdate
+from dbgpt_tools.store.lookup import as_id, find
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import DocumentRow, SpaceRow
 
@@ -102,12 +102,7 @@ class SpaceRegistry:
     def resolve(self, name_or_id: str | int) -> SpaceRow:
         """The stored row for an id (an int or ASCII digits) or a name (any case)."""
         with self._store.session() as session:
-            if isinstance(name_or_id, int) or (name_or_id.isascii() and name_or_id.strip().isdigit()):
-                key = int(name_or_id)
-                row = session.get(SpaceRow, key) if 1 <= key <= MAX_ID else None
-            else:
-                exact = session.scalar(select(SpaceRow).where(SpaceRow.name == name_or_id))
-                row = exact or session.scalar(select(SpaceRow).where(func.lower(SpaceRow.name) == name_or_id.lower()))
+            row = find(session, SpaceRow, SpaceRow.name, name_or_id)
             if row is None:
                 raise NotFound(f"no knowledge space {name_or_id!r}", field="space")
             session.expunge(row)
@@ -120,15 +115,6 @@ def check_page(page: int, page_size: int) -> None:
         raise InvalidInput(f"page must be at least 1, got {page}", field="page")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page_size must be within 1..{MAX_PAGE_SIZE}, got {page_size}", field="page_size")
-
-
-def as_id(value: int | str) -> int:
-    """An id given as an int or as ASCII digits."""
-    if isinstance(value, int) or (value.isascii() and value.isdigit()):
-        key = int(value)
-        if 1 <= key <= MAX_ID:
-            return key
-    raise InvalidInput(f"id must be a positive integer, got {value!r}", field="id")
 
 
 def _document_count(session: Session, space_id: int) -> int:

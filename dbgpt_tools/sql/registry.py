@@ -23,6 +23,7 @@ from dbgpt_tools.sql.datasource_models import MASK, Datasource, DatasourceIn, Da
 from dbgpt_tools.sql.engine_cache import EngineCache
 from dbgpt_tools.sql.engine_config import FILE_TYPES
 from dbgpt_tools.sql.locations import connect_address, database_file
+from dbgpt_tools.store.lookup import as_id, find
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import DatasourceRow
 
@@ -79,7 +80,7 @@ class DatasourceRegistry:
 
     def delete(self, id: int | str) -> Datasource:
         """Remove a datasource and close its connections (the database itself is untouched)."""
-        key = _as_id(id)
+        key = as_id(id)
         with self._store.session() as session:
             row = _stored(session, key)
             session.delete(row)
@@ -90,7 +91,7 @@ class DatasourceRegistry:
     def get(self, id: int | str) -> Datasource:
         """The datasource with this id (a numeric string is accepted)."""
         with self._store.session() as session:
-            return Datasource.from_row(_stored(session, _as_id(id)))
+            return Datasource.from_row(_stored(session, as_id(id)))
 
     def list(self) -> builtins.list[Datasource]:
         """Every datasource, by id."""
@@ -102,11 +103,7 @@ class DatasourceRegistry:
         """The stored row (password included: core use only) for an id (an int or ASCII digits) or a name (any
         case)."""
         with self._store.session() as session:
-            if isinstance(name_or_id, int) or (name_or_id.isascii() and name_or_id.strip().isdigit()):
-                key = int(name_or_id)
-                row = session.get(DatasourceRow, key) if 1 <= key <= MAX_ID else None
-            else:
-                row = _by_name(session, name_or_id)
+            row = find(session, DatasourceRow, DatasourceRow.db_name, name_or_id)
             if row is None:
                 raise NotFound(f"no datasource {name_or_id!r}", field="db_name")
             session.expunge(row)
@@ -146,11 +143,6 @@ def _password_needed() -> InvalidInput:
     )
 
 
-def _by_name(session: Session, name: str) -> DatasourceRow | None:
-    exact = session.scalar(select(DatasourceRow).where(DatasourceRow.db_name == name))
-    return exact or session.scalar(select(DatasourceRow).where(func.lower(DatasourceRow.db_name) == name.lower()))
-
-
 def _refuse_taken_name(session: Session, name: str, own_id: int | None) -> None:
     other = session.scalar(select(DatasourceRow.id).where(func.lower(DatasourceRow.db_name) == name.lower()))
     if other is not None and other != own_id:
@@ -167,9 +159,3 @@ def _stored(session: Session, key: int) -> DatasourceRow:
     if row is None:
         raise NotFound(f"no datasource with id {key}", field="id")
     return row
-
-
-def _as_id(value: int | str) -> int:
-    if isinstance(value, int) or (value.isascii() and value.isdigit()):
-        return int(value)
-    raise InvalidInput(f"datasource id must be an integer, got {value!r}", field="id")

@@ -13,9 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from dbgpt_tools.chat.models import ChatMode, ChatRequest
+from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.knowledge.vectors import collection_name
 from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.settings import Settings
 from server.app import create_app
+from tests.scripted import ScriptedChatModel
 
 pytestmark = pytest.mark.anyio
 AUTH = {"Authorization": "Bearer test-key"}
@@ -141,6 +145,8 @@ async def test_bad_documents_are_refused_or_failed_with_a_reason_and_never_searc
     assert missing.status_code == 404
     empty = await api.post(DOCUMENTS, json={"doc_name": "e.txt", "content": "   ", "space_id": space["id"]})
     assert empty.status_code == 400
+    url = {"doc_name": "u", "doc_type": "URL", "content": "http://127.0.0.1:5670/", "space_id": space["id"]}
+    assert "URL documents are not supported" in data(await api.post(DOCUMENTS, json=url), 400)["err_msg"]
 
 
 async def test_an_upload_over_the_size_limit_is_a_413(knowledge_runtime: Runtime) -> None:
@@ -220,3 +226,28 @@ async def test_chat_knowledge_cites_its_chunks_as_dbgpt_references(api: httpx.As
     assert unknown.status_code == 404
     nothing = (await api.post("/api/v2/chat/completions", json={**ask, "messages": "Best banana bread recipe?"})).json()
     assert "nothing" in nothing["choices"][0]["message"]["content"] and "<references" not in str(nothing)
+
+
+async def test_a_follow_up_sees_the_conversation_and_fresh_excerpts(
+    settings: Settings, embedder: LocalEmbedder
+) -> None:
+    model = ScriptedChatModel.replying("Port 5670 [1].", "Bearer tokens [1].")
+    runtime = Runtime(settings, chat_model=model, embedder=embedder)
+    try:
+        knowledge = runtime.knowledge
+        knowledge.spaces.create({"name": "docs"})
+        document = knowledge.add_document("docs", "g.md", content=GUIDE)
+        assert (await knowledge.wait(document.id)).status == "FINISHED"
+        ask = {"chat_mode": ChatMode.chat_knowledge, "chat_param": "docs"}
+        first = await runtime.chat.complete(ChatRequest(messages="Which port?", **ask))
+        second = await runtime.chat.complete(
+            ChatRequest(messages="And how are API keys sent?", conv_uid=first.conv_uid, **ask)
+        )
+        stored = runtime.conversations.history(first.conv_uid, 10)
+    finally:
+        runtime.close()
+    system, *history, question = model.texts(-1)
+    assert history == ["Which port?", "Port 5670 [1]."] and question == "And how are API keys sent?"
+    assert "[1] g.md, Security\n# Security\n\nAPI keys travel as Bearer" in system  # excerpts for the new question
+    assert second.conv_uid == first.conv_uid and len(stored) == 4
+    assert [len(message.artifacts) for message in stored] == [0, 1, 0, 1]  # each answer keeps its references

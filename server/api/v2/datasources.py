@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dbgpt_tools.errors import InvalidInput, validated
-from dbgpt_tools.json_types import MAX_ID, DatasourceId
+from dbgpt_tools.json_types import DatasourceId
 from dbgpt_tools.operations import datasources as datasource_operations
 from dbgpt_tools.operations import sql as sql_operations
 from dbgpt_tools.operations.datasources import DatasourceRef
@@ -24,7 +24,7 @@ from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.sql.datasource_models import ConnectionStatus, Datasource, DatasourceIn, DatasourceUpdate
 from dbgpt_tools.sql.results import QueryResult
 from server.openapi import Endpoint, Handler, Param
-from server.requests import json_object, parse_body
+from server.requests import json_object, parse_body, path_id
 from server.responses import envelope
 
 BASE = "/api/v2/serve/datasources"
@@ -40,13 +40,7 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _path_id(request: Request) -> int:
-    """The integer `datasource_id` of the path (400 naming it when it is not an integer from 1 to 2^63 - 1)."""
-    raw: str = request.path_params["datasource_id"]
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ID):
-        raise InvalidInput(
-            f"datasource_id must be an integer from 1 to {MAX_ID}, got {raw[:40]!r}", field="datasource_id"
-        )
-    return int(raw)
+    return path_id(request, "datasource_id")
 
 
 async def create_datasource(request: Request) -> Response:

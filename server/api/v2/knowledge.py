@@ -13,21 +13,20 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, RootModel, TypeAdapter, field_validator
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
 from dbgpt_tools.chat.models import VISIBLE
 from dbgpt_tools.errors import InvalidInput, validated
-from dbgpt_tools.json_types import MAX_ID
 from dbgpt_tools.knowledge.chunking import ChunkParameters
 from dbgpt_tools.knowledge.documents import SourceFile
 from dbgpt_tools.knowledge.models import Document, KnowledgeId, Page, Retrieval, Space, SpaceIn, SpaceUpdate
 from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.operations.knowledge import SearchArgs, search_knowledge
 from server.openapi import Endpoint, Handler, Param
-from server.requests import capped, json_body, json_object, parse_body
+from server.requests import capped, json_body, json_object, parse_body, path_id
 from server.responses import envelope
 
 BASE = "/api/v2/serve/knowledge"
@@ -44,10 +43,22 @@ class DocumentForm(BaseModel):
         description="The space's id (or its name)."
     )
     doc_name: str | None = Field(default=None, max_length=256, description="Its name (default: the file's name).")
-    doc_type: str | None = Field(default=None, max_length=32, description="TEXT (content), DOCUMENT (doc_file).")
+    doc_type: str | None = Field(
+        default=None,
+        max_length=32,
+        description="TEXT (content) or DOCUMENT (doc_file); URL documents are not supported.",
+        json_schema_extra={"not": {"pattern": "^[Uu][Rr][Ll]$"}},
+    )
     content: str | None = Field(default=None, pattern=VISIBLE, description="The text of a TEXT document.")
     doc_source: str = Field(default="", max_length=64)
     chunk_parameters: ChunkParameters | None = None
+
+    @field_validator("doc_type")
+    @classmethod
+    def _no_urls(cls, value: str | None) -> str | None:
+        if value is not None and value.upper() == "URL":
+            raise ValueError("URL documents are not supported: upload the file (doc_file) or send its text")
+        return value
 
 
 class SyncRequest(BaseModel):
@@ -102,13 +113,6 @@ def _knowledge(request: Request) -> KnowledgeService:
     return knowledge
 
 
-def _path_id(request: Request, name: str) -> int:
-    raw: str = request.path_params[name]
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ID):
-        raise InvalidInput(f"{name} must be an integer from 1 to {MAX_ID}, got {raw[:40]!r}", field=name)
-    return int(raw)
-
-
 def _page_params(request: Request, *extra: str) -> dict[str, Any]:
     """`page`, `page_size` (and `extra` names) from the query string: integers, each at most once."""
     values: dict[str, Any] = {}
@@ -138,12 +142,12 @@ async def update_space(request: Request) -> Response:
 
 
 async def delete_space(request: Request) -> Response:
-    space_id = _path_id(request, "space_id")
+    space_id = path_id(request, "space_id")
     return await envelope(await asyncio.to_thread(_knowledge(request).spaces.delete, space_id))
 
 
 async def get_space(request: Request) -> Response:
-    space_id = _path_id(request, "space_id")
+    space_id = path_id(request, "space_id")
     return await envelope(await asyncio.to_thread(_knowledge(request).spaces.get, space_id))
 
 
@@ -217,12 +221,12 @@ async def list_documents(request: Request) -> Response:
 
 
 async def get_document(request: Request) -> Response:
-    document_id = _path_id(request, "document_id")
+    document_id = path_id(request, "document_id")
     return await envelope(await asyncio.to_thread(_knowledge(request).documents.get, document_id))
 
 
 async def delete_document(request: Request) -> Response:
-    document_id = _path_id(request, "document_id")
+    document_id = path_id(request, "document_id")
     return await envelope(await asyncio.to_thread(_knowledge(request).delete_document, document_id))
 
 
@@ -236,7 +240,7 @@ async def sync_documents(request: Request) -> Response:
 
 
 async def sync_document(request: Request) -> Response:
-    document_id = _path_id(request, "document_id")
+    document_id = path_id(request, "document_id")
     raw = await json_body(request, allow_empty=True)
     item = validated(SyncRequest, raw if raw is not None else {})
     document = await asyncio.to_thread(_knowledge(request).sync_document, document_id, item.chunk_parameters)

@@ -1,0 +1,69 @@
+"""chat_knowledge end to end on the real embedded model (Qwen2.5-Coder-1.5B) and the real embedding model, and the
+sample knowledge space a new server registers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from dbgpt_tools.chat.models import ChatMode, ChatRequest, ReferencesArtifact
+from dbgpt_tools.knowledge.embeddings import LocalEmbedder
+from dbgpt_tools.knowledge.sample_space import SAMPLE_SPACE_NAME, sample_documents
+from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.settings import Settings
+from tests.conftest import MODEL_DIR
+from tests.scripted import ScriptedChatModel
+
+pytestmark = pytest.mark.anyio
+HANDBOOK = (
+    "# Leave\n\nEvery employee gets 27 days of paid holiday per calendar year. Unused days expire in March.\n\n"
+    "# Office\n\nThe office in Lyon opens at 8:00 and closes at 18:30. Visitors sign in at the front desk.\n\n"
+    "# Equipment\n\nLaptops are replaced every four years; ask the IT desk on the second floor."
+)
+
+
+@pytest.mark.local_model
+async def test_real_qwen_model_answers_from_the_documents_and_cites_them(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    settings = Settings(data_dir=tmp_path, model_dir=MODEL_DIR, llm_max_parallel=1, local_ctx=4096, sample_db=False)
+    runtime = Runtime(settings, embedder=embedder)
+    try:
+        runtime.knowledge.spaces.create({"name": "handbook"})
+        document = runtime.knowledge.add_document("handbook", "handbook.md", content=HANDBOOK)
+        assert (await runtime.knowledge.wait(document.id)).status == "FINISHED"
+        question = ChatRequest(
+            messages="How many days of paid holiday does an employee get?",
+            chat_mode=ChatMode.chat_knowledge,
+            chat_param="handbook",
+            temperature=0,
+            max_new_tokens=64,
+        )
+        result = await runtime.chat.complete(question)
+    finally:
+        runtime.close()
+    assert "27" in result.content
+    [references] = result.artifacts
+    assert isinstance(references, ReferencesArtifact)
+    assert "27 days" in references.chunks[0].content and references.chunks[0].headers == ["Leave"]
+
+
+def test_a_new_server_registers_the_projects_documentation_as_a_sample_space(
+    settings: Settings, embedder: LocalEmbedder
+) -> None:
+    runtime = Runtime(
+        settings.model_copy(update={"sample_space": True}), chat_model=ScriptedChatModel.replying(), embedder=embedder
+    )
+    try:
+        runtime.start_background()
+        runtime.start_background()  # a second worker (or start) finds it there: nothing is added twice
+        documents = runtime.knowledge.documents.page(SAMPLE_SPACE_NAME, page_size=100).items
+        assert sorted(d.doc_name for d in documents) == sorted(p.name for p in sample_documents())
+        for document in documents:
+            assert asyncio.run(runtime.knowledge.wait(document.id)).status == "FINISHED", document.result
+        found = runtime.knowledge.retriever.search(SAMPLE_SPACE_NAME, "Which setting holds the API keys?", top_k=3)
+        assert any("DBGPT_API_KEYS" in chunk.content for chunk in found.chunks)
+    finally:
+        runtime.close()

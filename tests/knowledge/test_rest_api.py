@@ -251,3 +251,26 @@ async def test_a_follow_up_sees_the_conversation_and_fresh_excerpts(
     assert "[1] g.md, Security\n# Security\n\nAPI keys travel as Bearer" in system  # excerpts for the new question
     assert second.conv_uid == first.conv_uid and len(stored) == 4
     assert [len(message.artifacts) for message in stored] == [0, 1, 0, 1]  # each answer keeps its references
+
+
+async def test_recall_filters_by_document_and_file_type_and_threshold(api: httpx.AsyncClient) -> None:
+    data(await api.post(SPACES, json={"name": "docs"}))
+    guide = data(await api.post(DOCUMENTS, json={"doc_name": "g.md", "content": GUIDE, "space_id": "docs"}))
+    note = data(
+        await api.post(DOCUMENTS, json={"doc_name": "n.txt", "content": "Port 80 serves HTTP.", "space_id": "docs"})
+    )
+    for created in (guide, note):
+        await finished(api, created["id"])
+    retrieve = f"{SPACES}/docs/retrieve"
+    everything = data(await api.post(retrieve, json={"query": "port", "top_k": 10}))["chunks"]
+    assert {chunk["doc_name"] for chunk in everything} == {"g.md", "n.txt"}
+    only_note = data(await api.post(retrieve, json={"query": "port", "top_k": 10, "doc_ids": [note["id"]]}))
+    assert {chunk["doc_name"] for chunk in only_note["chunks"]} == {"n.txt"}
+    only_md = data(await api.post(retrieve, json={"query": "port", "top_k": 10, "file_types": ["md"]}))
+    assert {chunk["doc_type"] for chunk in only_md["chunks"]} == {"md"}
+    for mode in ("vector", "keyword", "hybrid"):
+        close = data(await api.post(retrieve, json={"query": "port", "mode": mode, "score_threshold": 0.3}))
+        assert close["chunks"] and all(chunk["score"] >= 0.3 for chunk in close["chunks"])
+        assert len(close["chunks"]) < len(everything)
+    assert (await api.post(retrieve, json={"query": "port", "mode": "fuzzy"})).status_code == 400
+    assert (await api.post(retrieve, json={"query": "port", "top_k": 0})).status_code == 400

@@ -38,6 +38,10 @@ def serve(settings: Settings, workers: int = 1) -> int:
     if workers == 1:
         uvicorn.run(app_from_environment(settings), **options)
         return 0
+    if settings.chroma_url is None:  # Chroma's local store is one process's: another sees its writes late or never
+        log.error("--workers %d need a Chroma server for knowledge: run `chroma run --path DIR --port 8000` and set "
+                  "DBGPT_CHROMA_URL=http://127.0.0.1:8000", workers)  # fmt: skip
+        return 2
     if settings.llm_backend == "local":
         log.warning("each of the %d workers starts its own copy of the local model", workers)
     os.environ.update({"DBGPT_HOST": settings.host, "DBGPT_PORT": str(settings.port)})  # the workers' settings

@@ -157,6 +157,10 @@ class Ingestor:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _chunks(self, row: DocumentRow) -> list[Chunk]:
+        with self._store.session() as session:
+            space = session.get(SpaceRow, row.space_id)
+            if space is not None:
+                self._vectors.check_location(space.name, space.vector_store)
         path = self._documents.source_path(row)
         data = path.read_bytes() if path is not None else row.content.encode()
         sections: list[Section] = load_sections(data, row.file_type, max_bytes=10 * self._documents.max_bytes)

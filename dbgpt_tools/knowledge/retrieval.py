@@ -94,6 +94,7 @@ class Retriever:
             raise InvalidInput(f"top_k must be within 1..{MAX_TOP_K}, got {top_k}", field="top_k")
         mode = SearchMode(mode)
         row = self._spaces.resolve(space)
+        self._vectors.check_location(row.name, row.vector_store)
         live = {
             doc_id: document
             for doc_id, document in live_documents(self._store, row.id).items()

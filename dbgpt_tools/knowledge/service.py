@@ -34,7 +34,7 @@ class KnowledgeService:
         self.embedder = embedder or embedder_from_settings(settings)
         self.vectors = VectorStore(root / "chroma", settings.chroma_url, self.embedder.model_name)
         self.keywords = KeywordIndex(root / "keywords")
-        self.spaces = SpaceRegistry(store, self._forget_space)
+        self.spaces = SpaceRegistry(store, self.vectors.location, self._forget_space)
         self.documents = DocumentRegistry(
             store, self.spaces, root / "files", settings.knowledge_max_file_mb * 1024 * 1024
         )

@@ -26,17 +26,19 @@ MAX_PAGE_SIZE = 1000
 class SpaceRegistry:
     """Create, update, delete, get and list spaces; `resolve` gives the stored row to the core.
 
-    `on_delete` removes what lives outside the store (vectors, keyword index, files) once a space is gone.
+    `vector_store` (where this worker keeps vectors) is recorded with each new space; `on_delete` removes what
+    lives outside the store (vectors, keyword index, files) once a space is gone.
     """
 
-    def __init__(self, store: MetadataStore, on_delete: Callable[[int, list[int]], None]) -> None:
+    def __init__(self, store: MetadataStore, vector_store: str, on_delete: Callable[[int, list[int]], None]) -> None:
         self._store = store
+        self._vector_store = vector_store
         self._on_delete = on_delete
 
     def create(self, data: SpaceIn | Mapping[str, Any]) -> Space:
         """Create a space. A name in use (whatever its case): Conflict."""
         request = data if isinstance(data, SpaceIn) else validated(SpaceIn, data)
-        row = SpaceRow(**request.model_dump())
+        row = SpaceRow(**request.model_dump(), vector_store=self._vector_store)
         try:
             with self._store.session() as session:
                 _refuse_taken_name(session, request.name, None)

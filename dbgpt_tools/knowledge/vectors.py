@@ -4,11 +4,15 @@ embedding model it was filled with, and refuses queries from another one."""
 
 from __future__ import annotations
 
+import functools
+import logging
+import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
+log = logging.getLogger(__name__)
 Metadata = Mapping[str, str | int | float | bool]
 _PAGE = 1000
 
@@ -54,6 +59,34 @@ def chroma_client(path: Path, url: str | None) -> ClientAPI:
     )
 
 
+@contextmanager
+def _chroma_errors() -> Iterator[None]:
+    """Chroma's failures (a server gone, an index another process is writing) as a 502 naming the vector store."""
+    from chromadb.errors import ChromaError
+
+    try:
+        yield
+    except ChromaError as error:
+        log.warning("vector store failure: %s", error)
+        raise Upstream(f"the vector store failed ({type(error).__name__}); try again") from error
+    except (ConnectionError, OSError) as error:
+        raise Upstream("the Chroma server could not be reached") from error
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    """A method whose Chroma failures come out as `_chroma_errors` says."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        with _chroma_errors():
+            return method(*args, **kwargs)
+
+    return cast(F, guarded)
+
+
 class VectorStore:
     """The spaces' chunk vectors; the Chroma client is opened on first use (it takes about a second)."""
 
@@ -63,6 +96,19 @@ class VectorStore:
         self._model_name = model_name
         self._client: ClientAPI | None = None
         self._lock = threading.Lock()
+
+    @property
+    def location(self) -> str:
+        """Which Chroma this is: its server's URL, or this host's directory."""
+        return f"chroma-server:{self._url}" if self._url else f"chroma-local:{socket.gethostname()}:{self._path.resolve()}"
+
+    def check_location(self, space: str, location: str) -> None:
+        """Refuse a space whose vectors are in another Chroma than this worker's (a misconfigured deployment)."""
+        if location and location != self.location:
+            raise Conflict(
+                f"the vectors of space {space!r} are in {location}, this server uses {self.location}: servers "
+                "sharing a metadata store must share one Chroma server (DBGPT_CHROMA_URL)"
+            )
 
     def _chroma(self) -> ClientAPI:
         with self._lock:
@@ -88,6 +134,7 @@ class VectorStore:
             )
         return collection
 
+    @_guarded
     def add(
         self,
         space_id: int,
@@ -104,6 +151,7 @@ class VectorStore:
             metadatas=list(metadatas),
         )
 
+    @_guarded
     def query(
         self, space_id: int, vector: Sequence[float], n: int, where: dict[str, Any] | None = None
     ) -> list[VectorHit]:
@@ -124,6 +172,7 @@ class VectorStore:
             for chunk_id, text, metadata, distance in zip(ids, texts, metadatas, distances, strict=True)
         ]
 
+    @_guarded
     def fetch(self, space_id: int, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any], list[float]]]:
         """Text, metadata and vector of some chunks, by id."""
         if not ids:
@@ -138,10 +187,12 @@ class VectorStore:
 
     def chunks(self, space_id: int, where: dict[str, Any] | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Every chunk (id, text, metadata) within `where`, a page at a time."""
-        collection = self._collection(space_id)
+        with _chroma_errors():
+            collection = self._collection(space_id)
         offset = 0
         while True:
-            page = collection.get(where=where, limit=_PAGE, offset=offset, include=["documents", "metadatas"])
+            with _chroma_errors():
+                page = collection.get(where=where, limit=_PAGE, offset=offset, include=["documents", "metadatas"])
             texts, metadatas = page["documents"] or [], page["metadatas"] or []
             for chunk_id, text, metadata in zip(page["ids"], texts, metadatas, strict=True):
                 yield chunk_id, text or "", dict(metadata or {})
@@ -149,6 +200,7 @@ class VectorStore:
                 return
             offset += _PAGE
 
+    @_guarded
     def count(self, space_id: int, where: dict[str, Any] | None = None) -> int:
         """How many chunks (within `where`) a space holds."""
         collection = self._collection(space_id)
@@ -156,10 +208,12 @@ class VectorStore:
             return collection.count()
         return len(collection.get(where=where, include=[])["ids"])
 
+    @_guarded
     def delete(self, space_id: int, where: dict[str, Any]) -> None:
         """Remove the chunks within `where`."""
         self._collection(space_id).delete(where=where)
 
+    @_guarded
     def drop(self, space_id: int) -> None:
         """Remove a space's collection, if it has one."""
         from chromadb.errors import NotFoundError

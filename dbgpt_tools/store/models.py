@@ -76,7 +76,7 @@ class MessageRow(Base):
 
 class SpaceRow(Timestamped, Base):
     """A knowledge space; `keyword_generation` changes whenever its searchable chunks do (the keyword index of
-    each worker follows it)."""
+    each worker follows it); `vector_store` says which Chroma holds its vectors."""
 
     __tablename__ = "knowledge_spaces"
 
@@ -87,6 +87,7 @@ class SpaceRow(Timestamped, Base):
     owner: Mapped[str] = mapped_column(String(128), default="")
     context: Mapped[str | None] = mapped_column(Text, default=None)
     keyword_generation: Mapped[int] = mapped_column(Integer, default=0)
+    vector_store: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_knowledge_spaces_name_lower", func.lower(name), unique=True),)
 

@@ -116,3 +116,23 @@ def test_a_server_killed_while_ingesting_leaves_nothing_searchable(tmp_path: Pat
         assert runtime.knowledge.vectors.count(1) == 1
     finally:
         runtime.close()
+
+
+def test_servers_sharing_a_store_but_not_chroma_say_so(tmp_path: Path, embedder: LocalEmbedder) -> None:
+    from dbgpt_tools.errors import Conflict
+
+    shared = Settings(metadata_url=f"sqlite:///{tmp_path / 'shared.db'}", sample_db=False, sample_space=False)
+    first = Runtime(shared.model_copy(update={"data_dir": tmp_path / "a"}), embedder=embedder)
+    second = Runtime(shared.model_copy(update={"data_dir": tmp_path / "b"}), embedder=embedder)
+    try:
+        first.knowledge.spaces.create({"name": "docs"})
+        document = first.knowledge.add_document("docs", "g.md", content=GUIDE)
+        assert asyncio.run(first.knowledge.wait(document.id)).status == "FINISHED"
+        with pytest.raises(Conflict, match="must share one Chroma server"):
+            second.knowledge.retriever.search("docs", "port")
+        other = second.knowledge.add_document("docs", "h.md", content=GUIDE)
+        failed = asyncio.run(second.knowledge.wait(other.id))
+        assert failed.status == "FAILED" and "DBGPT_CHROMA_URL" in failed.result
+    finally:
+        first.close()
+        second.close()

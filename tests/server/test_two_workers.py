@@ -3,7 +3,10 @@ started on one continues on the other, and a datasource registered on one is ser
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,7 +19,8 @@ import sqlalchemy as sa
 
 from tests.conftest import PG_URL
 from tests.fake_openai import FakeOpenAI
-from tests.live import live_server, server_process
+from tests.knowledge.chroma_server import chroma_server
+from tests.live import free_port, live_server, server_process
 
 AUTH = {"Authorization": "Bearer k1"}
 
@@ -113,7 +117,10 @@ def test_serve_workers_share_the_port_and_the_conversations(tmp_path: Path) -> N
     }
     with (
         live_server(fake.app) as upstream,
-        server_process({**env, "DBGPT_LLM_BASE_URL": f"{upstream}/v1"}, "--workers", "3") as (url, server),
+        chroma_server(tmp_path / "chroma") as chroma,
+        server_process(
+            {**env, "DBGPT_LLM_BASE_URL": f"{upstream}/v1", "DBGPT_CHROMA_URL": chroma}, "--workers", "3"
+        ) as (url, server),
     ):
         assert len(worker_pids(server)) == 3
         conv_uid = None
@@ -122,3 +129,16 @@ def test_serve_workers_share_the_port_and_the_conversations(tmp_path: Path) -> N
             answer = httpx.post(f"{url}/api/v2/chat/completions", json=body, headers=AUTH, timeout=30).json()
             conv_uid = answer["id"]
     assert [content for role, content in fake.messages(5) if role == "user"] == [f"turn {i}" for i in range(6)]
+
+
+def test_serve_workers_without_a_chroma_server_are_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "DBGPT_DATA_DIR": str(tmp_path), "DBGPT_API_KEYS": "k1", "DBGPT_SAMPLE_DB": "false"}
+    env.pop("DBGPT_CHROMA_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "server", "serve", "--workers", "2", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "DBGPT_CHROMA_URL" in run.stderr

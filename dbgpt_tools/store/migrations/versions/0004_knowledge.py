@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(128), nullable=False),
         sa.Column("context", sa.Text, nullable=True),
         sa.Column("keyword_generation", sa.Integer, nullable=False),
+        sa.Column("vector_store", sa.Text, nullable=False),
         sa.Column("created_at", _WHEN, nullable=False),
         sa.Column("updated_at", _WHEN, nullable=False),
     )

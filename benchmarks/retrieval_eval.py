@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import statistics
 import tempfile
@@ -299,8 +300,10 @@ def sweep(
 # --- --answers: chat_knowledge end to end -------------------------------------------------------------------
 
 
-async def ask(runtime: Runtime, question: str, max_tokens: int) -> tuple[str, list[RetrievedChunk], float, float]:
-    """(answer text, its references, wall seconds, seconds to first token) of one chat_knowledge answer."""
+async def ask(
+    runtime: Runtime, question: str, max_tokens: int | None
+) -> tuple[str, list[RetrievedChunk], float, float, int]:
+    """(answer text, its references, wall seconds, seconds to first token, tokens) of one chat_knowledge answer."""
     started = time.perf_counter()
     first: list[float] = []
 
@@ -314,11 +317,11 @@ async def ask(runtime: Runtime, question: str, max_tokens: int) -> tuple[str, li
     result = await runtime.chat.complete(request, on_delta)
     wall = time.perf_counter() - started
     references = [c for a in result.artifacts if isinstance(a, ReferencesArtifact) for c in a.chunks]
-    return result.content, references, wall, first[0] if first else wall
+    return result.content, references, wall, first[0] if first else wall, result.usage.completion_tokens
 
 
 def answers(
-    runtime: Runtime, questions: Sequence[Question], judge: Judge, where: dict[str, Target], max_tokens: int
+    runtime: Runtime, questions: Sequence[Question], judge: Judge, where: dict[str, Target], max_tokens: int | None
 ) -> dict[str, Any]:
     """Every question through chat_knowledge, in order on one event loop."""
     started = time.perf_counter()
@@ -328,7 +331,7 @@ def answers(
 
     async def run_all() -> None:
         for q in questions:
-            content, references, wall, ttft = await ask(runtime, q.question, max_tokens)
+            content, references, wall, ttft, tokens = await ask(runtime, q.question, max_tokens)
             cited = {int(n) for n in _CITATION.findall(content)}
             cited_chunks = [c for i, c in enumerate(references, start=1) if i in cited]
             references_hit = any(judge.hit(c, where[q.id]) for c in references)
@@ -343,6 +346,7 @@ def answers(
                 "cited": sorted(cited),
                 "wall_s": round(wall, 2),
                 "ttft_s": round(ttft, 2),
+                "tokens": tokens,
                 "answer": content,
             }
             records.append(record)
@@ -368,6 +372,7 @@ def answers(
         "wall_p50_s": round(statistics.median(r["wall_s"] for r in records), 2),
         "wall_warm_p50_s": round(statistics.median(r["wall_s"] for r in warm), 2),
         "ttft_warm_p50_s": round(statistics.median(r["ttft_s"] for r in warm), 2),
+        "tokens_p50": statistics.median(r["tokens"] for r in records),
         "first_wall_s": records[0]["wall_s"],
         "total_s": round(total_s, 1),
         "records": records,
@@ -401,6 +406,10 @@ def print_report(report: dict[str, Any]) -> None:
         f"{wins['hybrid<vector']}; better than keyword {wins['hybrid>keyword']}, worse {wins['hybrid<keyword']}; "
         f"found by neither vector nor keyword in the top 5: {wins['neither']}"
     )
+    gaps = "; ".join(
+        f"{name} {mean:+.3f} [{low:+.3f}, {high:+.3f}]" for name, (mean, low, high) in report["mrr_gap_95"].items()
+    )
+    print(f"MRR difference, paired bootstrap 95% interval over the questions: {gaps}")
     if "sweep" in report:
         print("hybrid MRR with the retriever's constants monkeypatched (real searches):")
         for name, mrr in report["sweep"]["real_hybrid_mrr"].items():
@@ -414,7 +423,8 @@ def print_report(report: dict[str, Any]) -> None:
             f"chat_knowledge, {a['model']} (loaded in {a['load_s']} s), {a['n']} questions: references hold the "
             f"passage {a['references_hit']:.1%}, cited excerpts hold it {a['cited_hit']:.1%}, answer text contains "
             f"the expected answer {a['answer_contains']:.1%}; wall p50 {a['wall_p50_s']} s (warm {a['wall_warm_p50_s']}"
-            f" s, first {a['first_wall_s']} s), warm ttft p50 {a['ttft_warm_p50_s']} s; {a['total_s']} s in all"
+            f" s, first {a['first_wall_s']} s), warm ttft p50 {a['ttft_warm_p50_s']} s, {a['tokens_p50']} tokens p50; "
+            f"{a['total_s']} s in all"
         )
 
 
@@ -433,6 +443,27 @@ def compare(ranks: dict[str, dict[str, int]]) -> dict[str, int]:
     return out
 
 
+def mrr_gaps(ranks: dict[str, dict[str, int]], resamples: int = 10_000) -> dict[str, list[float]]:
+    """Paired bootstrap (questions resampled) 95% interval of hybrid's MRR minus each single mode's."""
+    rng = random.Random(0)
+    ids = list(ranks["hybrid"])
+
+    def rr(mode: str, q: str) -> float:
+        rank = ranks[mode][q]
+        return 1 / rank if 1 <= rank <= TOP_K else 0.0
+
+    out = {}
+    for other in ("vector", "keyword"):
+        gaps = [rr("hybrid", q) - rr(other, q) for q in ids]
+        means = sorted(sum(rng.choice(gaps) for _ in ids) / len(ids) for _ in range(resamples))
+        out[f"hybrid-{other}"] = [
+            round(sum(gaps) / len(gaps), 4),
+            round(means[int(0.025 * resamples)], 4),
+            round(means[int(0.975 * resamples)], 4),
+        ]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunk-size", type=int, default=None, help="chunk_size (default: ChunkParameters')")
@@ -440,7 +471,9 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also try other fusion constants and fusions")
     parser.add_argument("--answers", action="store_true", help="also answer through chat_knowledge, real local model")
     parser.add_argument("--limit", type=int, default=None, help="--answers: only the first N questions")
-    parser.add_argument("--max-tokens", type=int, default=256, help="--answers: cap on each answer's tokens")
+    parser.add_argument(
+        "--max-tokens", type=int, default=None, help="--answers: cap on tokens (default: the runtime's)"
+    )
     parser.add_argument("--out", default=None, help="JSON results file (default: /tmp/retrieval-eval-<time>.json)")
     args = parser.parse_args()
     given = {"chunk_size": args.chunk_size, "chunk_overlap": args.chunk_overlap}
@@ -471,6 +504,7 @@ def main() -> None:
                 "modes": modes,
                 "hybrid_beats_both": modes["hybrid"]["mrr"] > max(modes["vector"]["mrr"], modes["keyword"]["mrr"]),
                 "per_question": compare(ranks),
+                "mrr_gap_95": mrr_gaps(ranks),
                 "ranks": ranks,
             }
             if args.sweep:
@@ -483,7 +517,8 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=1))
     print_report(report)
     print(f"results: {out}")
-    summary = {key: report[key] for key in ("machine", "chunks", "chunk_parameters", "hit_rule", "hybrid_beats_both")}
+    keys = ("machine", "chunks", "chunk_parameters", "hit_rule", "hybrid_beats_both", "mrr_gap_95")
+    summary = {key: report[key] for key in keys}
     summary["modes"] = {mode: {k: v for k, v in r.items() if k != "strict"} for mode, r in report["modes"].items()}
     if "answers" in report:
         summary["answers"] = {k: v for k, v in report["answers"].items() if k != "records"}

@@ -100,7 +100,9 @@ class VectorStore:
     @property
     def location(self) -> str:
         """Which Chroma this is: its server's URL, or this host's directory."""
-        return f"chroma-server:{self._url}" if self._url else f"chroma-local:{socket.gethostname()}:{self._path.resolve()}"
+        if self._url:
+            return f"chroma-server:{self._url}"
+        return f"chroma-local:{socket.gethostname()}:{self._path.resolve()}"
 
     def check_location(self, space: str, location: str) -> None:
         """Refuse a space whose vectors are in another Chroma than this worker's (a misconfigured deployment)."""

@@ -74,12 +74,32 @@ class Ingestor:
         self._on_live = on_live
         self._stale_after = stale_after
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="ingest")
+        self._queued = 0  # ingestions submitted and not yet done: spaces are prepared when none is left
+        self._changed: set[int] = set()
+        self._guard = threading.Lock()
         self._stopping = threading.Event()
         self._sweeper: threading.Thread | None = None
 
     def submit(self, doc_id: int) -> Future[None]:
         """Queue a document's ingestion."""
-        return self._pool.submit(self.ingest, doc_id)
+        with self._guard:
+            self._queued += 1
+        return self._pool.submit(self._ingest_queued, doc_id)
+
+    def _ingest_queued(self, doc_id: int) -> None:
+        """Ingest, then, once the queue is empty, prepare the spaces that changed (their keyword index is rebuilt
+        once for a batch of documents, not after each one)."""
+        try:
+            space_id = self.ingest(doc_id)
+        finally:
+            with self._guard:
+                self._queued -= 1
+                drained = self._queued == 0
+        if space_id is not None:
+            self._changed.add(space_id)
+        if drained:
+            while self._changed:
+                self._on_live(self._changed.pop())
 
     def start_sweeping(self) -> None:
         """Sweep now and then every half `stale_after`, on a daemon thread."""
@@ -115,11 +135,12 @@ class Ingestor:
         for doc_id in waiting:
             self.submit(doc_id)
 
-    def ingest(self, doc_id: int) -> None:
-        """Ingest a document if it is waiting (TODO) and nobody else has claimed it."""
+    def ingest(self, doc_id: int) -> int | None:
+        """Ingest a document if it is waiting (TODO) and nobody else has claimed it; the space whose searchable
+        chunks changed, if they did."""
         claimed = self._claim(doc_id)
         if claimed is None:
-            return
+            return None
         row, generation = claimed
         try:
             chunks = self._chunks(row)
@@ -139,17 +160,17 @@ class Ingestor:
                 raise _Superseded
         except _Superseded:
             self._drop_generation(row.space_id, doc_id, generation)
-            return
+            return None
         except DbgptError as error:
             self._fail(row.space_id, doc_id, generation, error.message)
-            return
+            return None
         except Exception:
             log.exception("document %s could not be ingested", doc_id)
             self._fail(row.space_id, doc_id, generation, "internal error while ingesting (see the server log)")
-            return
+            return None
         self._vectors.delete(row.space_id, {"$and": [{"doc_id": doc_id}, {"generation": {"$ne": generation}}]})
         log.info("document %s ingested: %d chunks (generation %d)", doc_id, len(chunks), generation)
-        self._on_live(row.space_id)
+        return row.space_id
 
     def close(self) -> None:
         """Stop sweeping and drop queued ingestions (their documents stay TODO for the next start)."""

@@ -95,9 +95,10 @@ class Retriever:
         mode = SearchMode(mode)
         row = self._spaces.resolve(space)
         self._vectors.check_location(row.name, row.vector_store)
+        every_live = live_documents(self._store, row.id)
         live = {
             doc_id: document
-            for doc_id, document in live_documents(self._store, row.id).items()
+            for doc_id, document in every_live.items()
             if (doc_ids is None or doc_id in doc_ids) and (file_types is None or document.file_type in file_types)
         }
         if not live:
@@ -115,7 +116,7 @@ class Retriever:
                 ranked[hit.chunk_id] = ranked.get(hit.chunk_id, 0.0) + _fused(rank, hit.similarity, mode)
                 found[hit.chunk_id] = (hit.text, hit.metadata, hit.similarity)
         if mode is not SearchMode.vector:
-            keyword_hits = self._keyword_hits(row, query, wanted, live)
+            keyword_hits = self._keyword_hits(row, query, wanted, live, every_live)
             for rank, (chunk_id, score) in enumerate(keyword_hits):
                 ranked[chunk_id] = ranked.get(chunk_id, 0.0) + _fused(rank, score, mode)
             self._fill(row.id, [chunk_id for chunk_id, _ in keyword_hits if chunk_id not in found], query_vector, found)
@@ -138,13 +139,20 @@ class Retriever:
         self._keywords.build(space_id, generation, lambda: live_chunk_texts(self._vectors, space_id, live))
 
     def _keyword_hits(
-        self, row: SpaceRow, query: str, wanted: int, live: dict[int, LiveDocument]
+        self,
+        row: SpaceRow,
+        query: str,
+        wanted: int,
+        live: dict[int, LiveDocument],
+        every_live: dict[int, LiveDocument],
     ) -> list[tuple[str, float]]:
-        with self._store.session() as session:
-            generation = session.scalar(select(SpaceRow.keyword_generation).where(SpaceRow.id == row.id)) or 0
-        every_live = live_documents(self._store, row.id)
+        """Keyword hits among `live` (the filtered documents); the index covers every live document."""
         hits = self._keywords.search(
-            row.id, generation, query, wanted * 2, lambda: live_chunk_texts(self._vectors, row.id, every_live)
+            row.id,
+            row.keyword_generation,
+            query,
+            wanted * 2,
+            lambda: live_chunk_texts(self._vectors, row.id, every_live),
         )
         return [(chunk_id, score) for chunk_id, score in hits if _id_is_live(chunk_id, live)][:wanted]
 

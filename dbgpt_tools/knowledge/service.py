@@ -71,11 +71,9 @@ class KnowledgeService:
         return document
 
     def delete_document(self, key: int | str) -> Document:
-        """Remove a document with its chunks and file."""
+        """Remove a document with its chunks and file (the next search rebuilds the space's keyword index)."""
         document = self.documents.delete(key)
-        space_id = int(document.space_id)
-        self._drop_chunks(space_id, {"doc_id": document.id})
-        self._prepare(space_id)
+        self._drop_chunks(int(document.space_id), {"doc_id": document.id})
         return document
 
     async def wait(self, doc_id: int, progress: ProgressCallback | None = None) -> Document:

@@ -116,3 +116,7 @@ class DocumentRow(Timestamped, Base):
     live_generation: Mapped[int | None] = mapped_column(Integer, default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     last_sync: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (  # what a search reads, without the documents' text
+        Index("ix_knowledge_documents_live", space_id, live_generation, id, doc_name, file_type),
+    )

@@ -73,7 +73,10 @@ async def test_spaces_have_dbgpt_shapes_unique_names_and_clear_refusals(api: htt
         data(await api.post(SPACES, json={"name": name}))
     page = data(await api.get(SPACES, params={"page": 2, "page_size": 2}))
     assert page["total_count"] == 3 and page["total_pages"] == 2 and [s["name"] for s in page["items"]] == ["a2"]
-    assert (await api.get(SPACES, params={"page": 0})).status_code == 400
+    for path in (SPACES, DOCUMENTS):
+        for bad in ("page=0", "page_size=0", "page_size=1001", "page=abc", "page=1&page=2", "sort=name", "page=1.5"):
+            refused = await api.get(f"{path}?{bad}")
+            assert refused.status_code == 400 and refused.json()["success"] is False, (path, bad)
     assert data(await api.get(f"{SPACES}/{space['id']}"))["name"] == "docs2"
 
 

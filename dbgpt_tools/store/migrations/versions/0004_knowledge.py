@@ -56,6 +56,11 @@ def upgrade() -> None:
         sa.Column("updated_at", _WHEN, nullable=False),
     )
     op.create_index("ix_knowledge_documents_space_id", "knowledge_documents", ["space_id"])
+    op.create_index(
+        "ix_knowledge_documents_live",
+        "knowledge_documents",
+        ["space_id", "live_generation", "id", "doc_name", "file_type"],
+    )
 
 
 def downgrade() -> None:

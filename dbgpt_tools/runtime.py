@@ -6,8 +6,11 @@ import logging
 
 from langchain_core.language_models import BaseChatModel
 
+from dbgpt_tools.apps.examples import register_example_apps
+from dbgpt_tools.apps.registry import AppRegistry
 from dbgpt_tools.chat.conversations import ConversationStore
 from dbgpt_tools.chat.models import ChatMode
+from dbgpt_tools.chat.modes.app import AppChat
 from dbgpt_tools.chat.modes.base import ModeHandler
 from dbgpt_tools.chat.modes.data import DataChat
 from dbgpt_tools.chat.modes.knowledge import KnowledgeChat
@@ -54,11 +57,13 @@ class Runtime:
         self.schemas = SchemaCache(self.datasources, self.engines)
         self.data_chat = DataChat(self.datasources, self.sql, self.schemas)
         self.knowledge = KnowledgeService(self.settings, self.store, embedder)
+        self.apps = AppRegistry(self.store)
         modes: dict[ChatMode, ModeHandler] = {
             ChatMode.chat_normal: NormalChat(),
             ChatMode.chat_data: self.data_chat,
             ChatMode.chat_knowledge: KnowledgeChat(self.knowledge),
         }
+        modes[ChatMode.chat_app] = AppChat(self.apps, dict(modes))
         self.chat = ChatService(self.conversations, self.llm, modes, self.settings.history_messages)
         if self.settings.sample_db:
             self._register_sample_db()
@@ -76,12 +81,14 @@ class Runtime:
         log.info("registered the sample database %s at %s", SAMPLE_DB_NAME, path)
 
     def start_background(self) -> None:
-        """Start a server's background work: the sample knowledge space (first start) and document ingestion."""
+        """Start a server's background work: the sample knowledge space and example apps (first start), document
+        ingestion."""
         if self.settings.sample_space:
             try:
                 register_sample_space(self.knowledge)
             except Exception:
                 log.warning("the sample knowledge space could not be registered", exc_info=True)
+        register_example_apps(self.apps, self.settings.sample_db, self.settings.sample_space)
         self.knowledge.start()
 
     async def warm_up(self) -> None:

@@ -38,6 +38,7 @@ CHAT_OPTIONS = (
         metavar="NAME",
         help="Knowledge space to ask (shorthand for --mode chat_knowledge --param NAME); the references follow.",
     ),
+    argument("--app", metavar="CODE", help="App to ask (shorthand for --mode chat_app --param CODE)."),
     argument("--sql", action="store_true", help="The cell is SQL: run it on --db directly; {var} binds a variable."),
     argument("--limit", type=int, metavar="N", help="Row cap for --sql (default: the server's sql_row_limit)."),
     argument("--no-chart", action="store_true", help="Do not draw a chart of chat_data rows."),
@@ -55,7 +56,7 @@ CHAT_OPTIONS = (
     argument("--temperature", type=float, help="Sampling temperature, 0..2."),
     argument("--max-tokens", type=int, help="Cap on generated tokens."),
 )
-_NOT_FOR_SQL = ("mode", "param", "space", "conv", "temperature", "max_tokens")
+_NOT_FOR_SQL = ("mode", "param", "space", "app", "conv", "temperature", "max_tokens")
 
 
 def chat_options(magic: F) -> F:
@@ -83,10 +84,11 @@ def sql_datasource(options: Namespace) -> str | None:
 def chat_request(options: Namespace, question: str) -> ChatRequest:
     """The core request for a cell; bad values raise `InvalidInput` naming the option's field."""
     mode, param = options.mode, options.param
-    for target, target_mode in ((options.db, ChatMode.chat_data), (options.space, ChatMode.chat_knowledge)):
+    shorthands = (("--db", options.db, ChatMode.chat_data), ("--space", options.space, ChatMode.chat_knowledge),
+                  ("--app", options.app, ChatMode.chat_app))  # fmt: skip
+    for flag, target, target_mode in shorthands:
         if target is None:
             continue
-        flag = "--db" if target_mode is ChatMode.chat_data else "--space"
         if param is not None or mode not in (None, target_mode.value):
             raise InvalidInput(f"{flag} NAME means --mode {target_mode.value} --param NAME: drop --mode and --param")
         mode, param = target_mode.value, target

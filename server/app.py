@@ -19,6 +19,7 @@ from starlette.routing import Route
 from dbgpt_tools.chat.models import ChatRequest
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
+from server.api.v2.apps import APP_ROUTES
 from server.api.v2.chat import chat_completions
 from server.api.v2.chat_schema import ChatCompletion, ChatCompletionChunk
 from server.api.v2.datasources import DATASOURCE_ROUTES
@@ -66,6 +67,7 @@ ROUTES: list[tuple[Endpoint, Handler]] = [
     ),
     *DATASOURCE_ROUTES,
     *KNOWLEDGE_ROUTES,
+    *APP_ROUTES,
     (Endpoint("GET", "/health", "Liveness and the answering model (no key needed)", response=Health), health),
 ]
 

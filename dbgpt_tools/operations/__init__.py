@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dbgpt_tools.operations.apps import APP_OPERATIONS
 from dbgpt_tools.operations.base import AnyOperation
 from dbgpt_tools.operations.chat import CHAT_OPERATIONS
 from dbgpt_tools.operations.datasources import DATASOURCE_OPERATIONS
@@ -13,4 +14,5 @@ OPERATIONS: tuple[AnyOperation, ...] = (
     *SQL_OPERATIONS,
     *DATASOURCE_OPERATIONS,
     *KNOWLEDGE_OPERATIONS,
+    *APP_OPERATIONS,
 )

@@ -120,3 +120,21 @@ class DocumentRow(Timestamped, Base):
     __table_args__ = (  # what a search reads, without the documents' text
         Index("ix_knowledge_documents_live", space_id, live_generation, id, doc_name, file_type),
     )
+
+
+class AppRow(Timestamped, Base):
+    """An app: a saved chat configuration (DB-GPT's `AppModel`); its details (resources, prompt template) as
+    JSON."""
+
+    __tablename__ = "apps"
+
+    app_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(128), unique=True)
+    app_describe: Mapped[str] = mapped_column(Text, default="")
+    team_mode: Mapped[str] = mapped_column(String(32), default="single_agent")
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    team_context: Mapped[str | None] = mapped_column(Text, default=None)
+    user_code: Mapped[str | None] = mapped_column(String(128), default=None)
+    sys_code: Mapped[str | None] = mapped_column(String(128), default=None)
+    icon: Mapped[str | None] = mapped_column(Text, default=None)
+    details: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -66,6 +66,7 @@ async def test_read_only_operations_change_nothing(sample: Runtime, settings: Se
     space = sample.knowledge.spaces.create({"name": "notes"})
     document = sample.knowledge.add_document(space.id, "a.txt", content="Orders ship from the north warehouse.")
     assert (await sample.knowledge.wait(document.id)).status == "FINISHED"
+    sample.apps.create({"app_code": "notes_app", "app_name": "Notes"})
     files = (settings.data_dir / "metadata.db", settings.data_dir / "sample_sales.sqlite")
     before = fingerprint(*files)
     calls = {
@@ -76,6 +77,8 @@ async def test_read_only_operations_change_nothing(sample: Runtime, settings: Se
         "list_spaces": NoArgs(),
         "document_status": {"document_id": document.id},
         "search_knowledge": {"space": "notes", "query": "where do orders ship from?"},
+        "list_apps": NoArgs(),
+        "get_app": {"app_code": "notes_app"},
     }
     read_only = {operation.name for operation in OPERATIONS if operation.read_only}
     assert read_only == set(calls)

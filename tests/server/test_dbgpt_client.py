@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dbgpt_tools.apps.examples import SALES_ANALYST
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from server.app import create_app
@@ -36,8 +37,10 @@ def test_official_client_chats_and_manages_datasources_and_knowledge(settings: S
         "Hi again friend",
         "I will count.\n```sql\nSELECT COUNT(*) AS n FROM regions\n```",
         "27 days [1].",
+        "```sql\nSELECT COUNT(*) AS n FROM regions\n```",
     )
     runtime = Runtime(settings.model_copy(update={"sample_db": True}), chat_model=model)
+    runtime.apps.create(SALES_ANALYST)
     database = settings.data_dir / "conformance.sqlite"
     sqlite3.connect(database).execute("CREATE TABLE t (a INTEGER)").connection.commit()
     try:
@@ -51,4 +54,4 @@ def test_official_client_chats_and_manages_datasources_and_knowledge(settings: S
     finally:
         runtime.close()
     assert run.returncode == 0, run.stdout + run.stderr[-2000:]
-    assert run.stdout.count("ok   ") == 23
+    assert run.stdout.count("ok   ") == 26

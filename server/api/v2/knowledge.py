@@ -113,7 +113,7 @@ def _knowledge(request: Request) -> KnowledgeService:
     return knowledge
 
 
-def _page_params(request: Request, *extra: str) -> dict[str, Any]:
+def page_params(request: Request, *extra: str) -> dict[str, Any]:
     """`page`, `page_size` (and `extra` names) from the query string: integers, each at most once."""
     values: dict[str, Any] = {}
     for name in request.query_params:
@@ -152,7 +152,7 @@ async def get_space(request: Request) -> Response:
 
 
 async def list_spaces(request: Request) -> Response:
-    params = _page_params(request)
+    params = page_params(request)
     return await envelope(await asyncio.to_thread(_knowledge(request).spaces.page, **params))
 
 
@@ -215,7 +215,7 @@ def _parsed(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_documents(request: Request) -> Response:
-    params = _page_params(request, "space_id")
+    params = page_params(request, "space_id")
     space = params.pop("space_id", None)
     return await envelope(await asyncio.to_thread(_knowledge(request).documents.page, space, **params))
 

@@ -8,6 +8,7 @@ import asyncio
 import sys
 
 from dbgpt_client import Client, ClientException
+from dbgpt_client.app import get_app, list_app
 from dbgpt_client.datasource import (
     create_datasource,
     delete_datasource,
@@ -81,6 +82,14 @@ async def main(base: str, key: str, sqlite_path: str) -> None:
     except ClientException:
         check(True, "get of a deleted datasource raises ClientException")
     await knowledge(client)
+    apps = await list_app(client)
+    check("sales_analyst" in [app.app_code for app in apps], "list_app")
+    app = await get_app(client, "sales_analyst")
+    check(app.details[0].resources[0].value == "sample_sales", "get_app")
+    answer = await client.chat(
+        model="any", messages="How many regions?", chat_mode="chat_app", chat_param="sales_analyst"
+    )
+    check("<chart-view" in answer.choices[0].message.content, "chat_app answers with the app's datasource")
     await client.aclose()
 
 

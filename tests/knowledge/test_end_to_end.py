@@ -67,3 +67,30 @@ def test_a_new_server_registers_the_projects_documentation_as_a_sample_space(
         assert any("DBGPT_API_KEYS" in chunk.content for chunk in found.chunks)
     finally:
         runtime.close()
+
+
+@pytest.mark.local_model
+async def test_real_qwen_model_answers_through_an_app(tmp_path: Path, embedder: LocalEmbedder) -> None:
+    settings = Settings(data_dir=tmp_path, model_dir=MODEL_DIR, llm_max_parallel=1, local_ctx=4096, sample_db=False)
+    runtime = Runtime(settings, embedder=embedder)
+    try:
+        runtime.knowledge.spaces.create({"name": "handbook"})
+        document = runtime.knowledge.add_document("handbook", "handbook.md", content=HANDBOOK)
+        assert (await runtime.knowledge.wait(document.id)).status == "FINISHED"
+        resource = {"type": "knowledge", "value": "handbook"}
+        template = "You are the office assistant. Answer in one short sentence."
+        runtime.apps.create({"app_code": "office", "app_name": "Office",
+                             "details": [{"resources": [resource], "prompt_template": template}]})  # fmt: skip
+        question = ChatRequest(
+            messages="When does the office in Lyon open?",
+            chat_mode=ChatMode.chat_app,
+            chat_param="office",
+            temperature=0,
+            max_new_tokens=48,
+        )
+        result = await runtime.chat.complete(question)
+    finally:
+        runtime.close()
+    assert "8" in result.content
+    [references] = result.artifacts
+    assert isinstance(references, ReferencesArtifact) and references.chunks[0].headers == ["Office"]

@@ -15,6 +15,7 @@ from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from server.app import create_app
+from tests.envelope import data
 from tests.scripted import ScriptedChatModel
 
 pytestmark = pytest.mark.anyio
@@ -49,13 +50,6 @@ async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=AUTH) as client:
         yield client
-
-
-def data(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is (status == 200)
-    return body["data"] if status == 200 else body
 
 
 def app_body(

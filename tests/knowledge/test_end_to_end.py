@@ -4,6 +4,8 @@ sample knowledge space a new server registers."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -24,16 +26,25 @@ HANDBOOK = (
 )
 
 
-@pytest.mark.local_model
-async def test_real_qwen_model_answers_from_the_documents_and_cites_them(
-    tmp_path: Path, embedder: LocalEmbedder
-) -> None:
+@asynccontextmanager
+async def handbook(tmp_path: Path, embedder: LocalEmbedder) -> AsyncIterator[Runtime]:
+    """A runtime on the real default model with the handbook in a space named `handbook`."""
     settings = Settings(data_dir=tmp_path, model_dir=MODEL_DIR, llm_max_parallel=1, local_ctx=4096, sample_db=False)
     runtime = Runtime(settings, embedder=embedder)
     try:
         runtime.knowledge.spaces.create({"name": "handbook"})
         document = runtime.knowledge.add_document("handbook", "handbook.md", content=HANDBOOK)
         assert (await runtime.knowledge.wait(document.id)).status == "FINISHED"
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@pytest.mark.local_model
+async def test_real_qwen_model_answers_from_the_documents_and_cites_them(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    async with handbook(tmp_path, embedder) as runtime:
         question = ChatRequest(
             messages="How many days of paid holiday does an employee get?",
             chat_mode=ChatMode.chat_knowledge,
@@ -42,8 +53,6 @@ async def test_real_qwen_model_answers_from_the_documents_and_cites_them(
             max_new_tokens=64,
         )
         result = await runtime.chat.complete(question)
-    finally:
-        runtime.close()
     assert "27" in result.content
     [references] = result.artifacts
     assert isinstance(references, ReferencesArtifact)
@@ -71,12 +80,7 @@ def test_a_new_server_registers_the_projects_documentation_as_a_sample_space(
 
 @pytest.mark.local_model
 async def test_real_qwen_model_answers_through_an_app(tmp_path: Path, embedder: LocalEmbedder) -> None:
-    settings = Settings(data_dir=tmp_path, model_dir=MODEL_DIR, llm_max_parallel=1, local_ctx=4096, sample_db=False)
-    runtime = Runtime(settings, embedder=embedder)
-    try:
-        runtime.knowledge.spaces.create({"name": "handbook"})
-        document = runtime.knowledge.add_document("handbook", "handbook.md", content=HANDBOOK)
-        assert (await runtime.knowledge.wait(document.id)).status == "FINISHED"
+    async with handbook(tmp_path, embedder) as runtime:
         resource = {"type": "knowledge", "value": "handbook"}
         template = "You are the office assistant. Answer in one short sentence."
         runtime.apps.create({"app_code": "office", "app_name": "Office",
@@ -89,8 +93,6 @@ async def test_real_qwen_model_answers_through_an_app(tmp_path: Path, embedder: 
             max_new_tokens=48,
         )
         result = await runtime.chat.complete(question)
-    finally:
-        runtime.close()
     assert "8" in result.content
     [references] = result.artifacts
     assert isinstance(references, ReferencesArtifact) and references.chunks[0].headers == ["Office"]

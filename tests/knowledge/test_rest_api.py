@@ -19,6 +19,7 @@ from dbgpt_tools.knowledge.vectors import collection_name
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from server.app import create_app
+from tests.envelope import data
 from tests.scripted import ScriptedChatModel
 
 pytestmark = pytest.mark.anyio
@@ -39,13 +40,6 @@ async def api(knowledge_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=AUTH) as client:
             yield client
-
-
-def data(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is (status == 200) and set(body) == {"success", "err_code", "err_msg", "data"}
-    return body["data"] if status == 200 else body
 
 
 async def finished(api: httpx.AsyncClient, doc_id: int) -> dict[str, Any]:

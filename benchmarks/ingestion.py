@@ -22,7 +22,6 @@ A warm-up round (one document, and one batch through each embedder) loads both e
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import tempfile
@@ -33,11 +32,11 @@ from typing import Any
 
 from benchmarks.harness import machine
 from benchmarks.knowledge_eval.dataset import load_documents
+from benchmarks.knowledge_eval.ingest import ingest_all
 from dbgpt_tools.knowledge.chunking import ChunkParameters, split_sections
 from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.knowledge.ingestion import BATCH
 from dbgpt_tools.knowledge.loaders import load_sections
-from dbgpt_tools.knowledge.models import DocumentStatus
 from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
@@ -62,20 +61,7 @@ def batches(chunks: dict[str, list[str]]) -> list[list[str]]:
 def end_to_end(knowledge: KnowledgeService, texts: dict[str, str], name: str) -> tuple[int, float]:
     """(chunks, seconds) of ingesting every document into a new space, until the last one is FINISHED."""
     space = knowledge.spaces.create({"name": name})
-    started = time.perf_counter()
-    added = [knowledge.add_document(space.id, doc, content=text) for doc, text in texts.items()]
-
-    async def wait_all() -> int:
-        total = 0
-        for document in added:
-            done = await knowledge.wait(document.id)
-            if done.status is not DocumentStatus.FINISHED:
-                raise SystemExit(f"{done.doc_name} failed: {done.result}")
-            total += done.chunk_size
-        return total
-
-    total = asyncio.run(wait_all())
-    elapsed = time.perf_counter() - started
+    total, elapsed = ingest_all(knowledge, space.id, texts)
     knowledge.ingestor.submit(0).result()  # let the last keyword rebuild finish (an unknown id: a no-op job)
     knowledge.spaces.delete(space.id)
     return total, elapsed

@@ -49,10 +49,11 @@ from typing import Any
 
 from benchmarks.harness import machine
 from benchmarks.knowledge_eval.dataset import Question, load_documents, load_questions
+from benchmarks.knowledge_eval.ingest import ingest_all
 from dbgpt_tools.chat.models import ChatMode, ChatRequest, ReferencesArtifact
 from dbgpt_tools.knowledge import retrieval
 from dbgpt_tools.knowledge.chunking import ChunkParameters
-from dbgpt_tools.knowledge.models import DocumentStatus, RetrievedChunk, SearchMode
+from dbgpt_tools.knowledge.models import RetrievedChunk, SearchMode
 from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
@@ -161,22 +162,7 @@ def targets(questions: Sequence[Question], texts: dict[str, str]) -> dict[str, T
 def ingest(knowledge: KnowledgeService, texts: dict[str, str], params: ChunkParameters) -> tuple[int, float]:
     """All documents into a new space; (chunks, seconds)."""
     space = knowledge.spaces.create({"name": SPACE})
-    started = time.perf_counter()
-    added = [
-        knowledge.add_document(space.id, name, content=text, chunk_parameters=params) for name, text in texts.items()
-    ]
-
-    async def wait_all() -> list[int]:
-        counts = []
-        for document in added:
-            done = await knowledge.wait(document.id)
-            if done.status is not DocumentStatus.FINISHED:
-                raise SystemExit(f"{done.doc_name} failed: {done.result}")
-            counts.append(done.chunk_size)
-        return counts
-
-    counts = asyncio.run(wait_all())
-    return sum(counts), time.perf_counter() - started
+    return ingest_all(knowledge, space.id, texts, params)
 
 
 def search_all(

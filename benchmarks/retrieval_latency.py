@@ -37,7 +37,6 @@ the first measurement (it changes the store), so compare it with care.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import re
@@ -55,6 +54,7 @@ from sqlalchemy import and_, select, update
 
 from benchmarks.harness import machine, percentile
 from benchmarks.knowledge_eval.dataset import Question, load_documents, load_questions
+from benchmarks.knowledge_eval.ingest import ingest_all
 from dbgpt_tools.knowledge.chunking import Chunk
 from dbgpt_tools.knowledge.ingestion import chunk_id, chunk_metadata
 from dbgpt_tools.knowledge.models import DocumentStatus, SearchMode
@@ -118,21 +118,7 @@ class Collection:
 
 
 def ingest_real(knowledge: KnowledgeService, space_id: int) -> tuple[int, float]:
-    texts = load_documents()
-    started = time.perf_counter()
-    added = [knowledge.add_document(space_id, name, content=text) for name, text in texts.items()]
-
-    async def wait_all() -> int:
-        total = 0
-        for document in added:
-            done = await knowledge.wait(document.id)
-            if done.status is not DocumentStatus.FINISHED:
-                raise SystemExit(f"{done.doc_name} failed: {done.result}")
-            total += done.chunk_size
-        return total
-
-    total = asyncio.run(wait_all())
-    return total, time.perf_counter() - started
+    return ingest_all(knowledge, space_id, load_documents())
 
 
 def real_chunks(knowledge: KnowledgeService, space_id: int) -> Collection:

@@ -50,20 +50,20 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 
 from benchmarks.harness import machine, percentile
 from benchmarks.knowledge_eval.dataset import Question, load_documents, load_questions
 from benchmarks.knowledge_eval.ingest import ingest_all
 from dbgpt_tools.knowledge.chunking import Chunk
-from dbgpt_tools.knowledge.ingestion import chunk_id, chunk_metadata
+from dbgpt_tools.knowledge.ingestion import chunk_id, chunk_metadata, make_live
 from dbgpt_tools.knowledge.models import DocumentStatus, SearchMode
 from dbgpt_tools.knowledge.retrieval import CANDIDATES, live_chunk_texts, live_documents
 from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.store.metadata import MetadataStore
-from dbgpt_tools.store.models import DocumentRow, SpaceRow, utcnow
+from dbgpt_tools.store.models import DocumentRow, SpaceRow
 
 SPACE = "latency"
 TOP_K = 5
@@ -169,28 +169,10 @@ def add_synthetic(
 
 
 def go_live(store: MetadataStore, space_id: int, doc_id: int, generation: int, count: int) -> None:
-    """The ingestor's `_go_live`, from TODO (the document was never queued): live, and the keyword index stale."""
+    """The ingestor's own go-live, from TODO (the document was never queued): live, and the keyword index stale."""
     with store.session() as session:
-        done = session.execute(
-            update(DocumentRow)
-            .where(and_(DocumentRow.id == doc_id, DocumentRow.generation == generation))
-            .where(DocumentRow.status == DocumentStatus.TODO.value)
-            .values(
-                status=DocumentStatus.FINISHED.value,
-                live_generation=generation,
-                chunk_count=count,
-                chunks_done=count,
-                chunks_total=count,
-                result=f"{count} chunks",
-                last_sync=utcnow(),
-                updated_at=utcnow(),
-            )
-        )
-        if done.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
+        if not make_live(session, space_id, doc_id, generation, count, DocumentStatus.TODO):
             raise SystemExit(f"synthetic document {doc_id} could not be made live")
-        session.execute(
-            update(SpaceRow).where(SpaceRow.id == space_id).values(keyword_generation=SpaceRow.keyword_generation + 1)
-        )
 
 
 def timed(fn: Callable[[], Any]) -> float:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Update, and_, select, update
+from sqlalchemy.orm import Session
 
 from dbgpt_tools.errors import DbgptError
 from dbgpt_tools.knowledge.chunking import Chunk, ChunkParameters, split_sections
@@ -49,6 +50,37 @@ def chunk_metadata(row: DocumentRow, generation: int, chunk: Chunk) -> dict[str,
     if chunk.page is not None:
         metadata["page"] = chunk.page
     return metadata
+
+
+def still(doc_id: int, generation: int, status: DocumentStatus) -> Update:
+    """An update of a document that applies only while it is at this generation and in this status (another worker
+    or a re-sync may have moved it on)."""
+    return update(DocumentRow).where(
+        and_(DocumentRow.id == doc_id, DocumentRow.generation == generation, DocumentRow.status == status.value)
+    )
+
+
+def make_live(session: Session, space_id: int, doc_id: int, generation: int, count: int, was: DocumentStatus) -> bool:
+    """Make a document's generation the searchable one (FINISHED, `count` chunks) and its space's keyword index
+    stale, in the caller's transaction; False when the document moved on meanwhile."""
+    done = session.execute(
+        still(doc_id, generation, was).values(
+            status=DocumentStatus.FINISHED.value,
+            live_generation=generation,
+            chunk_count=count,
+            chunks_done=count,
+            chunks_total=count,
+            result=f"{count} chunks",
+            last_sync=utcnow(),
+            updated_at=utcnow(),
+        )
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
+        return False
+    session.execute(
+        update(SpaceRow).where(SpaceRow.id == space_id).values(keyword_generation=SpaceRow.keyword_generation + 1)
+    )
+    return True
 
 
 class _Superseded(Exception):
@@ -195,15 +227,9 @@ class Ingestor:
                 return None
             generation = row.generation
             claimed = session.execute(
-                update(DocumentRow)
-                .where(
-                    and_(
-                        DocumentRow.id == doc_id,
-                        DocumentRow.generation == generation,
-                        DocumentRow.status == DocumentStatus.TODO.value,
-                    )
+                still(doc_id, generation, DocumentStatus.TODO).values(
+                    status=DocumentStatus.RUNNING.value, heartbeat_at=utcnow(), result="", updated_at=utcnow()
                 )
-                .values(status=DocumentStatus.RUNNING.value, heartbeat_at=utcnow(), result="", updated_at=utcnow())
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
                 return None
@@ -214,38 +240,14 @@ class Ingestor:
         """Record progress and the heartbeat; stop when the document was synced again or deleted."""
         with self._store.engine.begin() as connection:
             moved = connection.execute(
-                update(DocumentRow)
-                .where(and_(DocumentRow.id == doc_id, DocumentRow.generation == generation))
-                .where(DocumentRow.status == DocumentStatus.RUNNING.value)
-                .values(chunks_done=done, heartbeat_at=utcnow())
+                still(doc_id, generation, DocumentStatus.RUNNING).values(chunks_done=done, heartbeat_at=utcnow())
             )
         if moved.rowcount != 1:
             raise _Superseded
 
     def _go_live(self, space_id: int, doc_id: int, generation: int, count: int) -> bool:
         with self._store.session() as session:
-            done = session.execute(
-                update(DocumentRow)
-                .where(and_(DocumentRow.id == doc_id, DocumentRow.generation == generation))
-                .where(DocumentRow.status == DocumentStatus.RUNNING.value)
-                .values(
-                    status=DocumentStatus.FINISHED.value,
-                    live_generation=generation,
-                    chunk_count=count,
-                    chunks_done=count,
-                    result=f"{count} chunks",
-                    last_sync=utcnow(),
-                    updated_at=utcnow(),
-                )
-            )
-            if done.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
-                return False
-            session.execute(
-                update(SpaceRow)
-                .where(SpaceRow.id == space_id)
-                .values(keyword_generation=SpaceRow.keyword_generation + 1)
-            )
-        return True
+            return make_live(session, space_id, doc_id, generation, count, DocumentStatus.RUNNING)
 
     def _fail(self, space_id: int, doc_id: int, generation: int, reason: str) -> None:
         self._finish(doc_id, generation, DocumentStatus.RUNNING, DocumentStatus.FAILED, result=reason)
@@ -255,10 +257,7 @@ class Ingestor:
     def _finish(self, doc_id: int, generation: int, was: DocumentStatus, now: DocumentStatus, result: str) -> bool:
         with self._store.engine.begin() as connection:
             changed = connection.execute(
-                update(DocumentRow)
-                .where(and_(DocumentRow.id == doc_id, DocumentRow.generation == generation))
-                .where(DocumentRow.status == was.value)
-                .values(status=now.value, result=result, updated_at=utcnow())
+                still(doc_id, generation, was).values(status=now.value, result=result, updated_at=utcnow())
             )
         return bool(changed.rowcount == 1)
 

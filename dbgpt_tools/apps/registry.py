@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from dbgpt_tools.apps.models import DATASOURCE_TYPES, KNOWLEDGE_TYPES, App, AppIn, AppPage, AppUpdate
 from dbgpt_tools.chat.models import ChatMode
 from dbgpt_tools.errors import Conflict, NotFound, validated
-from dbgpt_tools.knowledge.spaces import check_page
+from dbgpt_tools.store.lookup import check_page
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import AppRow
 

@@ -20,8 +20,8 @@ from dbgpt_tools.errors import InvalidInput, NotFound
 from dbgpt_tools.knowledge.chunking import ChunkParameters
 from dbgpt_tools.knowledge.loaders import document_type
 from dbgpt_tools.knowledge.models import Document, DocumentStatus, Page
-from dbgpt_tools.knowledge.spaces import SpaceRegistry, check_page
-from dbgpt_tools.store.lookup import as_id
+from dbgpt_tools.knowledge.spaces import SpaceRegistry
+from dbgpt_tools.store.lookup import as_id, check_page
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import DocumentRow, SpaceRow, utcnow
 

@@ -13,14 +13,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dbgpt_tools.errors import Conflict, InvalidInput, NotFound, validated
+from dbgpt_tools.errors import Conflict, NotFound, validated
 from dbgpt_tools.knowledge.models import Page, Space, SpaceIn, SpaceUpdate
-from dbgpt_tools.store.lookup import as_id, find
+from dbgpt_tools.store.lookup import as_id, check_page, find
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import DocumentRow, SpaceRow
 
 log = logging.getLogger(__name__)
-MAX_PAGE_SIZE = 1000
 
 
 class SpaceRegistry:
@@ -109,14 +108,6 @@ class SpaceRegistry:
                 raise NotFound(f"no knowledge space {name_or_id!r}", field="space")
             session.expunge(row)
             return row
-
-
-def check_page(page: int, page_size: int) -> None:
-    """Refuse a page number below 1 or a page size outside 1..MAX_PAGE_SIZE."""
-    if page < 1:
-        raise InvalidInput(f"page must be at least 1, got {page}", field="page")
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"page_size must be within 1..{MAX_PAGE_SIZE}, got {page_size}", field="page_size")
 
 
 def _document_count(session: Session, space_id: int) -> int:

@@ -1,5 +1,5 @@
-"""Finding a stored object by the reference a caller gives: an id (an int, or ASCII digits) or a name (exact, then
-whatever its case). Names are never all digits, so the two cannot be confused."""
+"""Finding stored objects: by the reference a caller gives, an id (an int, or ASCII digits) or a name (exact, then
+whatever its case). Names are never all digits, so the two cannot be confused; and by page."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.json_types import MAX_ID
 
 T = TypeVar("T")
+MAX_PAGE_SIZE = 1000
 
 
 def is_id(reference: str | int) -> bool:
@@ -33,3 +34,11 @@ def find(session: Session, model: type[T], name: InstrumentedAttribute[Any], ref
         return session.get(model, key) if 1 <= key <= MAX_ID else None
     exact = session.scalar(select(model).where(name == reference))
     return exact or session.scalar(select(model).where(func.lower(name) == str(reference).lower()))
+
+
+def check_page(page: int, page_size: int) -> None:
+    """Refuse a page number below 1 or a page size outside 1..MAX_PAGE_SIZE."""
+    if page < 1:
+        raise InvalidInput(f"page must be at least 1, got {page}", field="page")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page_size must be within 1..{MAX_PAGE_SIZE}, got {page_size}", field="page_size")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from typing import Any
@@ -43,8 +44,10 @@ async def api(knowledge_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def finished(api: httpx.AsyncClient, doc_id: int) -> dict[str, Any]:
-    """The document once its ingestion is over (the status is read as a client would)."""
-    for _ in range(600):
+    """The document once its ingestion is over (the status is read as a client would; the deadline is only a
+    safety net, far beyond what a busy machine needs)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
         document = data(await api.get(f"{DOCUMENTS}/{doc_id}"))
         if document["status"] in ("FINISHED", "FAILED"):
             return dict(document)

@@ -94,6 +94,15 @@ async def main(base: str, key: str, sqlite_path: str) -> None:
     await client.aclose()
 
 
+async def ingested(client: Client, doc_id: int) -> str:
+    """The document's status once its ingestion is over (the deadline is a safety net: it takes a second or two)."""
+    status, deadline = "", time.monotonic() + 240
+    while status not in ("FINISHED", "FAILED") and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        status = (await client.get(f"/knowledge/documents/{doc_id}")).json()["data"]["status"]
+    return status
+
+
 async def knowledge(client: Client) -> None:
     space = await create_space(client, SpaceModel(name="handbook", vector_type="Chroma", desc="d", owner="me"))
     check(isinstance(space.id, int) and space.name == "handbook", "create_space")
@@ -107,14 +116,10 @@ async def knowledge(client: Client) -> None:
     )
     check(isinstance(document.id, int) and document.doc_name == "policy.md", "create_document (query parameters)")
     check(document.id in [d.id for d in await list_document(client)], "list_document")
-    status, deadline = "", time.monotonic() + 240  # a safety net only: ingestion takes a second or two
-    while status not in ("FINISHED", "FAILED") and time.monotonic() < deadline:
-        status = (await client.get(f"/knowledge/documents/{document.id}")).json()["data"]["status"]
-        await asyncio.sleep(0.1)
-    check(status == "FINISHED", "document ingested")
+    check(await ingested(client, document.id) == "FINISHED", "document ingested")
     check((await get_document(client, str(document.id))).doc_name == "policy.md", "get_document")
     synced = await sync_document(client, SyncModel(doc_id=str(document.id), space_id=str(space.id)))
-    check(synced == [document.id], "sync_document")
+    check(synced == [document.id] and await ingested(client, document.id) == "FINISHED", "sync_document")
     streamed = [
         chunk.choices[0].delta.content
         async for chunk in client.chat_stream(

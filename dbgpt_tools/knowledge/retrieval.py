@@ -24,6 +24,8 @@ RRF_K = 60
 CANDIDATES = 4
 """Each retriever's candidates per requested result, before fusion and filtering."""
 MAX_TOP_K = 100
+ATTEMPTS = 3
+"""Searches tried while documents keep going live under them (a re-sync drops the chunks a search just read)."""
 Found = tuple[str, dict[str, Any], float]
 """A candidate chunk's text, metadata and cosine similarity to the query."""
 
@@ -93,16 +95,34 @@ class Retriever:
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidInput(f"top_k must be within 1..{MAX_TOP_K}, got {top_k}", field="top_k")
         mode = SearchMode(mode)
-        row = self._spaces.resolve(space)
-        self._vectors.check_location(row.name, row.vector_store)
-        every_live = live_documents(self._store, row.id)
+        for _ in range(ATTEMPTS):
+            row = self._spaces.resolve(space)
+            self._vectors.check_location(row.name, row.vector_store)
+            every_live = live_documents(self._store, row.id)
+            chunks = self._search_live(row, every_live, query, top_k, mode, score_threshold, doc_ids, file_types)
+            if live_documents(self._store, row.id) == every_live:
+                break  # no document went live (and dropped its older chunks) while searching: the result holds
+        return Retrieval(space=row.name, query=query, mode=mode, chunks=chunks)
+
+    def _search_live(
+        self,
+        row: SpaceRow,
+        every_live: dict[int, LiveDocument],
+        query: str,
+        top_k: int,
+        mode: SearchMode,
+        score_threshold: float,
+        doc_ids: list[int] | None,
+        file_types: list[str] | None,
+    ) -> list[RetrievedChunk]:
+        """The best chunks among the documents live in `every_live`, filtered by document and file type."""
         live = {
             doc_id: document
             for doc_id, document in every_live.items()
             if (doc_ids is None or doc_id in doc_ids) and (file_types is None or document.file_type in file_types)
         }
         if not live:
-            return Retrieval(space=row.name, query=query, mode=mode, chunks=[])
+            return []
         query_vector = self._embedder.embed([query])[0]
         wanted = top_k * CANDIDATES
         ranked: dict[str, float] = {}
@@ -126,7 +146,7 @@ class Retriever:
             for chunk_id in order
             if chunk_id in found and found[chunk_id][2] >= score_threshold
         ]
-        return Retrieval(space=row.name, query=query, mode=mode, chunks=chunks[:top_k])
+        return chunks[:top_k]
 
     def prepare(self, space_id: int) -> None:
         """Build the space's keyword index for its current generation (after its chunks changed)."""

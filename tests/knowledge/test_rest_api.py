@@ -125,6 +125,30 @@ async def test_sync_replaces_the_chunks_without_duplicates(api: httpx.AsyncClien
     assert all(len(chunk["content"]) <= 60 for chunk in recall["chunks"])
 
 
+async def test_a_search_overlapping_a_re_sync_going_live_still_finds_the_document(
+    api: httpx.AsyncClient, knowledge_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = data(await api.post(SPACES, json={"name": "docs"}))
+    created = data(await api.post(DOCUMENTS, json={"doc_name": "g.md", "content": GUIDE, "space_id": space["id"]}))
+    await finished(api, created["id"])
+    knowledge = knowledge_runtime.knowledge
+    query = knowledge.vectors.query
+    resynced: list[int | None] = []
+
+    def query_after_a_re_sync(*args: Any, **kwargs: Any) -> Any:
+        if not resynced:  # the search has read the live generation; a re-sync now goes live and drops it
+            knowledge.documents.sync(created["id"])
+            resynced.append(knowledge.ingestor.ingest(created["id"]))
+        return query(*args, **kwargs)
+
+    monkeypatch.setattr(knowledge.vectors, "query", query_after_a_re_sync)
+    for mode in ("vector", "hybrid"):
+        resynced.clear()
+        recall = data(await api.post(f"{SPACES}/{space['id']}/retrieve", json={"query": "Bearer tokens", "mode": mode}))
+        assert resynced == [space["id"]]  # the re-sync did go live in the middle of this search
+        assert recall["chunks"] and "Bearer tokens" in recall["chunks"][0]["content"]
+
+
 async def test_bad_documents_are_refused_or_failed_with_a_reason_and_never_searchable(
     api: httpx.AsyncClient, knowledge_runtime: Runtime
 ) -> None:

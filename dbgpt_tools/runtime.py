@@ -13,10 +13,13 @@ from dbgpt_tools.chat.models import ChatMode
 from dbgpt_tools.chat.modes.app import AppChat
 from dbgpt_tools.chat.modes.base import ModeHandler
 from dbgpt_tools.chat.modes.data import DataChat
+from dbgpt_tools.chat.modes.flow import FlowChat
 from dbgpt_tools.chat.modes.knowledge import KnowledgeChat
 from dbgpt_tools.chat.modes.normal import NormalChat
 from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import Conflict
+from dbgpt_tools.flows.registry import FlowRegistry
+from dbgpt_tools.flows.runner import FlowServices
 from dbgpt_tools.knowledge.embeddings import Embedder
 from dbgpt_tools.knowledge.sample_space import register_sample_space
 from dbgpt_tools.knowledge.service import KnowledgeService
@@ -63,6 +66,8 @@ class Runtime:
             ChatMode.chat_data: self.data_chat,
             ChatMode.chat_knowledge: KnowledgeChat(self.knowledge),
         }
+        self.flows = FlowRegistry(self.store)
+        modes[ChatMode.chat_flow] = FlowChat(self.flows, FlowServices(self.knowledge, self.data_chat, self.sql))
         modes[ChatMode.chat_app] = AppChat(self.apps, dict(modes))
         self.chat = ChatService(self.conversations, self.llm, modes, self.settings.history_messages)
         if self.settings.sample_db:

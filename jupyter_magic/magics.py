@@ -32,6 +32,9 @@ SQL: `--sql --db NAME` runs the cell's single statement directly (the datasource
 or tuple becomes `(:ids_0, :ids_1, ...)` for IN; write `{{`/`}}` for literal braces and leave placeholders
 unquoted (see `jupyter_magic.binding`).
 
+Apps and flows: `--app CODE` asks a saved app, `--flow UID` runs a flow on the cell (`hello`, `simple_chat`,
+`simple_rag` are built in); their answers stream like any other.
+
 Ingest: `%dbgpt_ingest SPACE PATH [PATH ...]` adds files (globs allowed; inside DBGPT_DOCUMENT_ROOTS, as on
 every face) to a knowledge space, showing a progress bar for each until it is searchable.
 

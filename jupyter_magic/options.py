@@ -39,6 +39,7 @@ CHAT_OPTIONS = (
         help="Knowledge space to ask (shorthand for --mode chat_knowledge --param NAME); the references follow.",
     ),
     argument("--app", metavar="CODE", help="App to ask (shorthand for --mode chat_app --param CODE)."),
+    argument("--flow", metavar="UID", help="Flow to run on the cell (shorthand for --mode chat_flow --param UID)."),
     argument("--sql", action="store_true", help="The cell is SQL: run it on --db directly; {var} binds a variable."),
     argument("--limit", type=int, metavar="N", help="Row cap for --sql (default: the server's sql_row_limit)."),
     argument("--no-chart", action="store_true", help="Do not draw a chart of chat_data rows."),
@@ -56,7 +57,7 @@ CHAT_OPTIONS = (
     argument("--temperature", type=float, help="Sampling temperature, 0..2."),
     argument("--max-tokens", type=int, help="Cap on generated tokens."),
 )
-_NOT_FOR_SQL = ("mode", "param", "space", "app", "conv", "temperature", "max_tokens")
+_NOT_FOR_SQL = ("mode", "param", "space", "app", "flow", "conv", "temperature", "max_tokens")
 
 
 def chat_options(magic: F) -> F:
@@ -85,7 +86,7 @@ def chat_request(options: Namespace, question: str) -> ChatRequest:
     """The core request for a cell; bad values raise `InvalidInput` naming the option's field."""
     mode, param = options.mode, options.param
     shorthands = (("--db", options.db, ChatMode.chat_data), ("--space", options.space, ChatMode.chat_knowledge),
-                  ("--app", options.app, ChatMode.chat_app))  # fmt: skip
+                  ("--app", options.app, ChatMode.chat_app), ("--flow", options.flow, ChatMode.chat_flow))  # fmt: skip
     for flag, target, target_mode in shorthands:
         if target is None:
             continue

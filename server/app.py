@@ -23,6 +23,7 @@ from server.api.v2.apps import APP_ROUTES
 from server.api.v2.chat import chat_completions
 from server.api.v2.chat_schema import ChatCompletion, ChatCompletionChunk
 from server.api.v2.datasources import DATASOURCE_ROUTES
+from server.api.v2.flows import FLOW_ROUTES
 from server.api.v2.knowledge import KNOWLEDGE_ROUTES
 from server.auth import ApiKeyMiddleware
 from server.mcp import build_mcp_server
@@ -68,6 +69,7 @@ ROUTES: list[tuple[Endpoint, Handler]] = [
     *DATASOURCE_ROUTES,
     *KNOWLEDGE_ROUTES,
     *APP_ROUTES,
+    *FLOW_ROUTES,
     (Endpoint("GET", "/health", "Liveness and the answering model (no key needed)", response=Health), health),
 ]
 

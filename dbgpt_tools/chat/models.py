@@ -129,9 +129,9 @@ class ChatOptions(BaseModel):
 
 
 def _request_schema(schema: dict[str, Any]) -> None:
-    """What the JSON schema cannot learn from the fields: chat_data, chat_knowledge and chat_app need a
-    `chat_param` (the datasource, the space, the app)."""
-    targeted = [ChatMode.chat_data.value, ChatMode.chat_knowledge.value, ChatMode.chat_app.value]
+    """What the JSON schema cannot learn from the fields: every mode but chat_normal needs a `chat_param` (the
+    datasource, the space, the app, the flow)."""
+    targeted = [mode.value for mode in ChatMode if mode is not ChatMode.chat_normal]
     schema["allOf"] = [
         {
             "if": {"properties": {"chat_mode": {"enum": targeted}}, "required": ["chat_mode"]},

@@ -116,15 +116,9 @@ class ChatService:
     async def start(self, request: ChatRequest) -> ChatTurn:
         """Check the request and load its history; iterate the returned turn for the answer.
 
-        Refusals (bad mode, unknown target, busy model) are raised here, before any answer streams.
+        Refusals (unknown target, busy model) are raised here, before any answer streams.
         """
-        handler = self._modes.get(request.chat_mode)
-        if handler is None:
-            available = ", ".join(mode.value for mode in self._modes)
-            raise InvalidInput(
-                f"chat_mode {request.chat_mode.value!r} is not available yet; available: {available}",
-                field="chat_mode",
-            )
+        handler = self._modes[request.chat_mode]
         await handler.check(request)
         question, history = await self._question_and_history(request)
         self.llm.gate.check()

@@ -138,3 +138,20 @@ class AppRow(Timestamped, Base):
     sys_code: Mapped[str | None] = mapped_column(String(128), default=None)
     icon: Mapped[str | None] = mapped_column(Text, default=None)
     details: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class FlowRow(Timestamped, Base):
+    """A flow (DB-GPT's `FlowPanel`); its checked graph as JSON, in the form callers send (`FlowDataIn`)."""
+
+    __tablename__ = "flows"
+
+    uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    label: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text, default="")
+    flow_category: Mapped[str] = mapped_column(String(32), default="chat_flow")
+    source: Mapped[str] = mapped_column(String(256), default="DBGPT-WEB")
+    source_url: Mapped[str | None] = mapped_column(String(256), default=None)
+    user_name: Mapped[str | None] = mapped_column(String(256), default=None)
+    sys_code: Mapped[str | None] = mapped_column(String(256), default=None)
+    flow_data: Mapped[dict[str, Any]] = mapped_column(JSON)

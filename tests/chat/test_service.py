@@ -179,10 +179,10 @@ async def test_last_message_must_be_from_the_user(runtime: Runtime) -> None:
     assert info.value.field == "messages"
 
 
-async def test_unavailable_mode_is_refused_before_streaming(runtime: Runtime) -> None:
+async def test_a_mode_without_its_target_is_refused_before_streaming(runtime: Runtime) -> None:
     with pytest.raises(InvalidInput) as info:
         await runtime.chat.start(ChatRequest(messages="hi", chat_mode=ChatMode.chat_flow))
-    assert info.value.field == "chat_mode" and "chat_normal" in info.value.message
+    assert info.value.field == "chat_param" and "flow" in info.value.message
 
 
 async def test_gate_refuses_when_line_is_full(settings, scripted: ScriptedChatModel) -> None:

@@ -93,6 +93,15 @@ def test_answer_streams_into_one_display_updated_in_place(shell: InteractiveShel
     assert shell.user_ns["_dbgpt"] == "Hello there friend"
 
 
+def test_flow_runs_a_flow_on_the_cell_streaming_its_answer(shell: InteractiveShell, shared: Runtime) -> None:
+    run(shell, "%%dbgpt --flow hello\nworld")
+    assert shell.user_ns["_dbgpt"] == "Hello, world!"  # the built-in flow without a model
+    run(shell, "%%dbgpt --flow simple_chat --out answer\nSay hello.")
+    texts = [u["data"]["text/markdown"] for u in outputs(shell) if u["update"]]
+    assert shell.user_ns["answer"] == "Hello there friend" and "Hello there" in texts  # streamed piece by piece
+    assert run(shell, "%%dbgpt --flow nope\nHi").success is False
+
+
 def test_out_stores_the_answer_in_a_variable(shell: InteractiveShell, shared: Runtime) -> None:
     run(shell, "%%dbgpt --out answer\nSay hello.")
     assert shell.user_ns["answer"] == shell.user_ns["_dbgpt"] == "Hello there friend"
@@ -114,7 +123,7 @@ def test_same_conv_name_continues_the_conversation(
     [
         ("--temperature 3", "temperature: Input should be less than or equal to 2"),
         ("--max-tokens 0", "max_new_tokens: Input should be greater than or equal to 1"),
-        ("--mode chat_flow", "chat_mode 'chat_flow' is not available yet; available: chat_normal"),
+        ("--mode chat_flow", "chat_param must name the flow (its uid) for chat_flow"),
         ("--mode nonsense", "invalid choice: 'nonsense'"),
         ("--out 2x", "'2x' is not a Python variable name"),
     ],

@@ -98,7 +98,7 @@ def test_core_refusal_is_the_tool_output_with_error_status(runtime: Runtime) -> 
     missing = tool_named(tools, "get_conversation").invoke(call("get_conversation", {"conv_uid": "nope"}))
     assert missing.status == "error" and missing.content == "no conversation with conv_uid 'nope'"
     mode = tool_named(tools, "chat").invoke(call("chat", {"question": "hi", "chat_mode": "chat_flow"}))
-    assert mode.status == "error" and "'chat_flow' is not available yet" in mode.content
+    assert mode.status == "error" and mode.content == "chat_param must name the flow (its uid) for chat_flow"
 
 
 @pytest.mark.parametrize(

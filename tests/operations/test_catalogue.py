@@ -79,6 +79,9 @@ async def test_read_only_operations_change_nothing(sample: Runtime, settings: Se
         "search_knowledge": {"space": "notes", "query": "where do orders ship from?"},
         "list_apps": NoArgs(),
         "get_app": {"app_code": "notes_app"},
+        "list_flows": NoArgs(),
+        "get_flow": {"uid": "simple_rag"},
+        "list_flow_operators": NoArgs(),
     }
     read_only = {operation.name for operation in OPERATIONS if operation.read_only}
     assert read_only == set(calls)

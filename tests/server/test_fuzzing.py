@@ -38,7 +38,8 @@ STATEFUL_REFUSALS = re.compile(
     r"does not exist \(a read-only datasource needs an existing file\)|outside the allowed roots|"
     r"the last message must be the user's question|the question must not be empty|"
     r"a stored password only goes to the destination|SQL is nested too deeply|"
-    r"chunk_overlap must be smaller than chunk_size|send either content"
+    r"chunk_overlap must be smaller than chunk_size|send either content|"
+    r"flow_data: flow (node|edge) |is not the path's"
 )
 
 

@@ -80,7 +80,7 @@ async def test_chat_tool_reports_progress_as_text_arrives(runtime: Runtime) -> N
         ("get_conversation", {"conv_uid": "no-such-conversation"}, "no conversation"),
         ("chat", {"question": "hi", "temperature": 9}, "temperature"),
         ("chat", {"question": ""}, "question"),
-        ("chat", {"question": "hi", "chat_mode": "chat_flow"}, "chat_mode"),
+        ("chat", {"question": "hi", "chat_mode": "chat_flow"}, "chat_param"),
     ],
 )
 async def test_refusals_are_tool_errors(

@@ -30,6 +30,14 @@ def source_label(chunk: RetrievedChunk) -> str:
     return ", ".join(parts)
 
 
+def numbered_excerpts(chunks: list[RetrievedChunk]) -> str:
+    """The chunks as numbered excerpts with their sources, as the model is asked to cite them ([1], [2])."""
+    return "\n\n".join(
+        KNOWLEDGE_EXCERPT.format(number=number, source=source_label(chunk), content=chunk.content)
+        for number, chunk in enumerate(chunks, start=1)
+    )
+
+
 class KnowledgeChat:
     """`chat_knowledge`: answers from a knowledge space's documents, with references."""
 
@@ -51,11 +59,7 @@ class KnowledgeChat:
         if not retrieval.chunks:
             yield ChatChunk(delta=KNOWLEDGE_NOTHING.format(space=retrieval.space), finish_reason="stop")
             return
-        excerpts = "\n\n".join(
-            KNOWLEDGE_EXCERPT.format(number=number, source=source_label(chunk), content=chunk.content)
-            for number, chunk in enumerate(retrieval.chunks, start=1)
-        )
-        system = KNOWLEDGE_SYSTEM.format(space=retrieval.space, excerpts=excerpts)
+        system = KNOWLEDGE_SYSTEM.format(space=retrieval.space, excerpts=numbered_excerpts(retrieval.chunks))
         last: ChatChunk | None = None
         messages = [
             ChatMessage(role="system", content=system),

@@ -17,6 +17,7 @@ from dbgpt_client.datasource import (
     list_datasource,
     update_datasource,
 )
+from dbgpt_client.flow import create_flow, delete_flow, get_flow, list_flow, update_flow
 from dbgpt_client.knowledge import (
     create_document,
     create_space,
@@ -91,7 +92,38 @@ async def main(base: str, key: str, sqlite_path: str) -> None:
         model="any", messages="How many regions?", chat_mode="chat_app", chat_param="sales_analyst"
     )
     check("<chart-view" in answer.choices[0].message.content, "chat_app answers with the app's datasource")
+    await flows(client)
     await client.aclose()
+
+
+async def flows(client: Client) -> None:
+    check({"hello", "simple_chat", "simple_rag"} <= {f.uid for f in await list_flow(client)}, "list_flow")
+    hello = await get_flow(client, "hello")
+    check([node.data.name for node in hello.flow_data.nodes] == ["user_input", "format_text"], "get_flow")
+    mine = hello.model_copy(update={"uid": "conformance-flow", "name": "conformance_flow", "label": "Mine"})
+    mine.flow_data.nodes[1].data.parameters[0].value = "Hi, {text}."
+    created = await create_flow(client, mine)
+    check(created.uid == "conformance-flow" and created.state.value == "deployed", "create_flow")
+    check([f.uid for f in await list_flow(client, name="conformance_flow")] == [created.uid], "list_flow by name")
+    updated = await update_flow(client, created.model_copy(update={"label": "Renamed"}))
+    check(updated.label == "Renamed", "update_flow")
+    answer = await client.chat(model="any", messages="client", chat_mode="chat_flow", chat_param=created.uid)
+    check(answer.choices[0].message.content == "Hi, client.", "chat_flow runs the saved flow")
+    streamed = [
+        chunk.choices[0].delta.content
+        async for chunk in client.chat_stream(model="any", messages="you", chat_mode="chat_flow", chat_param="hello")
+    ]
+    check("".join(streamed) == "Hello, you!", "chat_flow streams a built-in flow")
+    bad = created.model_copy(update={"uid": "bad-flow", "name": "bad_flow"})
+    bad.flow_data.nodes[1].data.name = "summarise"
+    try:
+        await create_flow(client, bad)
+        check(False, "a flow with an unknown operator is refused")
+    except ClientException as exc:
+        check(
+            "unknown operator 'summarise'" in f"{exc.status} {exc.reason}", "a flow with an unknown operator is refused"
+        )
+    check((await delete_flow(client, created.uid)).uid == created.uid, "delete_flow")
 
 
 async def ingested(client: Client, doc_id: int) -> str:

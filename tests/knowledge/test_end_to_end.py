@@ -96,3 +96,30 @@ async def test_real_qwen_model_answers_through_an_app(tmp_path: Path, embedder: 
     assert "8" in result.content
     [references] = result.artifacts
     assert isinstance(references, ReferencesArtifact) and references.chunks[0].headers == ["Office"]
+
+
+@pytest.mark.local_model
+async def test_real_qwen_model_answers_through_a_flow_as_it_writes(tmp_path: Path, embedder: LocalEmbedder) -> None:
+    async with handbook(tmp_path, embedder) as runtime:
+        nodes = [
+            ("in", "user_input", {}),
+            ("find", "retrieve", {"space": "handbook", "top_k": 2}),
+            ("excerpts", "format_chunks", {}),
+            ("answer", "llm", {"system": "Answer in one short sentence from the excerpts."}),
+        ]
+        edges = [("in", "find", 0), ("find", "excerpts", 0), ("in", "answer", 0), ("excerpts", "answer", 1)]
+        flow_data = {
+            "nodes": [{"id": i, "data": {"name": op, "parameters": [{"name": k, "value": v} for k, v in p.items()]}}
+                      for i, op, p in nodes],
+            "edges": [{"source": s, "target": t, "target_order": order} for s, t, order in edges],
+        }  # fmt: skip
+        runtime.flows.create({"uid": "office", "name": "office", "flow_data": flow_data})
+        question = ChatRequest(
+            messages="When does the office in Lyon open?",
+            chat_mode=ChatMode.chat_flow,
+            chat_param="office",
+            temperature=0,
+            max_new_tokens=48,
+        )
+        deltas = [chunk.delta async for chunk in await runtime.chat.start(question) if chunk.delta]
+    assert len(deltas) > 3 and "8" in "".join(deltas)  # streamed token by token, and right

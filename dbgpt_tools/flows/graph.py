@@ -82,7 +82,8 @@ def _node(node: NodeIn, operators: Mapping[str, Operator]) -> Node:
         if parameter is None:
             known = ", ".join(p.name for p in operator.parameters) or "none"
             raise _refused(node.id, f"({operator.name}) has no parameter {value.name!r} (it takes: {known})")
-        if value.value is not None and value.value != "":
+        empty = value.value is None or (value.value == "" and (parameter.kind is not str or not parameter.optional))
+        if not empty:  # an empty text is a value for an optional text (a separator), "not given" otherwise
             given[value.name] = _checked(node.id, parameter, value.value)
     for parameter in operator.parameters:
         if parameter.name not in given:

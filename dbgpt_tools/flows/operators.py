@@ -13,7 +13,7 @@ from dbgpt_tools.chat.modes.knowledge import numbered_excerpts
 from dbgpt_tools.chat.prompts import NORMAL_SYSTEM, to_langchain
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.flows.declarations import Category, Operator, Outputs, Parameter, Port, PortType
-from dbgpt_tools.flows.runner import NodeCall
+from dbgpt_tools.flows.runner import MAX_TEXT_OUTPUT, NodeCall
 from dbgpt_tools.knowledge.models import Retrieval
 from dbgpt_tools.sql.results import QueryResult, json_value
 
@@ -25,7 +25,11 @@ LLM_CONTEXT_TEMPLATE = "Answer from this context.\n\n{context}\n\nQuestion: {que
 
 
 def fill(template: str, **values: str) -> str:
-    """`template` with each `{name}` of `values` replaced (nothing else is interpreted: no format-string tricks)."""
+    """`template` with each `{name}` of `values` replaced (nothing else is interpreted: no format-string tricks);
+    a result longer than MAX_TEXT_OUTPUT is refused before it is made."""
+    size = len(template) + sum(template.count("{" + name + "}") * len(value) for name, value in values.items())
+    if size > MAX_TEXT_OUTPUT:
+        raise InvalidInput(f"the template would make {size:,} characters (at most {MAX_TEXT_OUTPUT:,})")
     for name, value in values.items():
         template = template.replace("{" + name + "}", value)
     return template

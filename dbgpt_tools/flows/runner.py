@@ -19,6 +19,8 @@ from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.sql.executor import SqlExecutor
 
 log = logging.getLogger(__name__)
+MAX_TEXT_OUTPUT = 1_000_000
+"""The longest text a node may give (characters): joins and templates cannot grow a text without bound."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,10 @@ async def run_flow(graph: Graph, turn: TurnContext, services: FlowServices) -> A
             raise InternalError(f"flow node {node_id!r} ({node.operator.name}) failed; see the server log") from None
         for order, port in enumerate(node.operator.outputs):
             if port.name in outputs:
-                values[(node_id, order)] = Value(outputs[port.name])
+                value = outputs[port.name]
+                if isinstance(value, str) and len(value) > MAX_TEXT_OUTPUT:
+                    raise _naming(node, InvalidInput(f"its text grew past {MAX_TEXT_OUTPUT:,} characters"))
+                values[(node_id, order)] = Value(value)
     answer = values.get((graph.last, 0))
     if answer is None:
         raise InvalidInput(f"flow node {graph.last!r} gave no answer: the branch that leads to it was not taken")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from dbgpt_tools.chat.models import ChatMode, ChatRequest
-from dbgpt_tools.errors import NotFound
+from dbgpt_tools.errors import InvalidInput, NotFound
 from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
@@ -267,6 +267,27 @@ async def test_a_failing_node_ends_the_answer_with_an_error_naming_it(api: httpx
     assert unknown.status_code == 404 and "no flow 'nope'" in unknown.json()["err_msg"]
     with pytest.raises(NotFound):
         await runtime.chat.start(ChatRequest(messages="x", chat_mode=ChatMode.chat_flow, chat_param="nope"))
+
+
+async def test_texts_cannot_grow_without_bound(runtime: Runtime) -> None:
+    doubling = graph(
+        [("in", "user_input", {}), *((f"j{i}", "join_text", {"separator": ""}) for i in range(1, 5))],
+        [edge for i in range(1, 5) for edge in ((f"j{i - 1}" if i > 1 else "in", 0, f"j{i}", 0),
+                                                 (f"j{i - 1}" if i > 1 else "in", 0, f"j{i}", 1))],
+    )  # fmt: skip
+    runtime.flows.create(flow("doubling", doubling, uid="doubling"))
+    ask = {"chat_mode": ChatMode.chat_flow, "chat_param": "doubling"}
+    assert len((await runtime.chat.complete(ChatRequest(messages="ab", **ask))).content) == 32
+    with pytest.raises(InvalidInput, match="flow node 'j4' \\(join_text\\) failed: its text grew past 1,000,000"):
+        await runtime.chat.complete(ChatRequest(messages="x" * 100_000, **ask))
+    repeating = graph(
+        [("in", "user_input", {}), ("t", "format_text", {"template": "{text}" * 3000})], [("in", 0, "t", 0)]
+    )
+    runtime.flows.create(flow("repeating", repeating, uid="repeating"))
+    with pytest.raises(InvalidInput, match="flow node 't' \\(format_text\\) failed: the template would make"):
+        await runtime.chat.complete(
+            ChatRequest(messages="x" * 1000, chat_mode=ChatMode.chat_flow, chat_param="repeating")
+        )
 
 
 async def test_chat_flow_streams_through_the_rest_face(api: httpx.AsyncClient) -> None:

@@ -101,7 +101,7 @@ async def test_real_qwen_model_answers_through_an_app(tmp_path: Path, embedder: 
 @pytest.mark.local_model
 async def test_real_qwen_model_answers_through_a_flow_as_it_writes(tmp_path: Path, embedder: LocalEmbedder) -> None:
     async with handbook(tmp_path, embedder) as runtime:
-        nodes = [
+        nodes: list[tuple[str, str, dict[str, object]]] = [
             ("in", "user_input", {}),
             ("find", "retrieve", {"space": "handbook", "top_k": 2}),
             ("excerpts", "format_chunks", {}),

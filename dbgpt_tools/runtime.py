@@ -18,6 +18,10 @@ from dbgpt_tools.chat.modes.knowledge import KnowledgeChat
 from dbgpt_tools.chat.modes.normal import NormalChat
 from dbgpt_tools.chat.service import ChatService
 from dbgpt_tools.errors import Conflict
+from dbgpt_tools.evaluation.datasets import DatasetStore
+from dbgpt_tools.evaluation.evaluator import Evaluator
+from dbgpt_tools.evaluation.runs import RunStore
+from dbgpt_tools.evaluation.service import EvaluationService
 from dbgpt_tools.flows.registry import FlowRegistry
 from dbgpt_tools.flows.runner import FlowServices
 from dbgpt_tools.knowledge.embeddings import Embedder
@@ -70,6 +74,9 @@ class Runtime:
         modes[ChatMode.chat_flow] = FlowChat(self.flows, FlowServices(self.knowledge, self.data_chat, self.sql))
         modes[ChatMode.chat_app] = AppChat(self.apps, dict(modes))
         self.chat = ChatService(self.conversations, self.llm, modes, self.settings.history_messages)
+        self.evaluation = EvaluationService(
+            Evaluator(self.knowledge, self.apps, self.chat, self.llm), DatasetStore(self.store), RunStore(self.store)
+        )
         if self.settings.sample_db:
             self._register_sample_db()
 

@@ -23,6 +23,7 @@ from server.api.v2.apps import APP_ROUTES
 from server.api.v2.chat import chat_completions
 from server.api.v2.chat_schema import ChatCompletion, ChatCompletionChunk
 from server.api.v2.datasources import DATASOURCE_ROUTES
+from server.api.v2.evaluation import EVALUATION_ROUTES
 from server.api.v2.flows import FLOW_ROUTES
 from server.api.v2.knowledge import KNOWLEDGE_ROUTES
 from server.auth import ApiKeyMiddleware
@@ -70,6 +71,7 @@ ROUTES: list[tuple[Endpoint, Handler]] = [
     *KNOWLEDGE_ROUTES,
     *APP_ROUTES,
     *FLOW_ROUTES,
+    *EVALUATION_ROUTES,
     (Endpoint("GET", "/health", "Liveness and the answering model (no key needed)", response=Health), health),
 ]
 
@@ -122,6 +124,7 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = 
             finally:
                 if app.state.warming is not None:
                     app.state.warming.cancel()
+                await runtime.evaluation.close()
                 if owns_runtime:
                     runtime.close()
 

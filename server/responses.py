@@ -17,19 +17,21 @@ from dbgpt_tools.errors import Busy, DbgptError, Unauthorized
 log = logging.getLogger("dbgpt_tools.server")
 
 
-def _envelope_json(data: Any) -> bytes:
+def _envelope_json(data: Any, extra: dict[str, Any] | None = None) -> bytes:
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
     elif isinstance(data, list):
         data = [item.model_dump(mode="json") if isinstance(item, BaseModel) else item for item in data]
-    body = {"success": True, "err_code": None, "err_msg": None, "data": data}
+    body = {"success": True, "err_code": None, "err_msg": None, "data": data, **(extra or {})}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def envelope(data: Any) -> Response:
-    """A successful `/api/v2/serve` answer: `{"success": true, "err_code": null, "err_msg": null, "data": ...}`,
-    rendered in a worker thread (tens of megabytes of rows must not hold the event loop)."""
-    return Response(await asyncio.to_thread(_envelope_json, data), media_type="application/json")
+async def envelope(data: Any, *, extra: dict[str, Any] | None = None, status: int = 200) -> Response:
+    """A successful `/api/v2/serve` answer: `{"success": true, "err_code": null, "err_msg": null, "data": ...}`
+    (and `extra` keys beside `data`, which DB-GPT's client ignores), rendered in a worker thread (tens of megabytes
+    of rows must not hold the event loop)."""
+    body = await asyncio.to_thread(_envelope_json, data, extra)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

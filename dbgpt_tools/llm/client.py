@@ -82,6 +82,19 @@ class LLM:
         async for chunk in streamer.astream(openai_messages, temperature=temperature, max_tokens=max_tokens):
             yield chunk
 
+    async def generate(
+        self, messages: list[BaseMessage], *, temperature: float | None = 0, max_tokens: int | None = None
+    ) -> str:
+        """The model's whole answer to `messages`, generated in turn with chat requests (the gate applies)."""
+        admission = self.gate.admit()
+        try:
+            await admission.acquire()
+            return "".join(
+                [chunk.delta async for chunk in self.astream(messages, temperature=temperature, max_tokens=max_tokens)]
+            )
+        finally:
+            admission.release()
+
     @staticmethod
     async def _astream_langchain(
         model: BaseChatModel, messages: list[BaseMessage], temperature: float | None, max_tokens: int

@@ -6,6 +6,7 @@ from dbgpt_tools.operations.apps import APP_OPERATIONS
 from dbgpt_tools.operations.base import AnyOperation
 from dbgpt_tools.operations.chat import CHAT_OPERATIONS
 from dbgpt_tools.operations.datasources import DATASOURCE_OPERATIONS
+from dbgpt_tools.operations.evaluation import EVALUATION_OPERATIONS
 from dbgpt_tools.operations.flows import FLOW_OPERATIONS
 from dbgpt_tools.operations.knowledge import KNOWLEDGE_OPERATIONS
 from dbgpt_tools.operations.sql import SQL_OPERATIONS
@@ -17,4 +18,5 @@ OPERATIONS: tuple[AnyOperation, ...] = (
     *KNOWLEDGE_OPERATIONS,
     *APP_OPERATIONS,
     *FLOW_OPERATIONS,
+    *EVALUATION_OPERATIONS,
 )

@@ -155,3 +155,35 @@ class FlowRow(Timestamped, Base):
     user_name: Mapped[str | None] = mapped_column(String(256), default=None)
     sys_code: Mapped[str | None] = mapped_column(String(256), default=None)
     flow_data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class EvalDatasetRow(Timestamped, Base):
+    """An evaluation dataset: its rows (questions and what a right result holds) as JSON."""
+
+    __tablename__ = "eval_datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class EvalRunRow(Timestamped, Base):
+    """An evaluation run: what ran, its progress (with a heartbeat and a cancel request), and its results."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scene_key: Mapped[str] = mapped_column(String(16))
+    scene_value: Mapped[str] = mapped_column(String(256))
+    datasets_name: Mapped[str | None] = mapped_column(String(128), default=None)
+    metrics: Mapped[list[str]] = mapped_column(JSON)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="RUNNING")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    aggregate: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    results: Mapped[list[list[dict[str, Any]]] | None] = mapped_column(JSON, default=None)

@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from dbgpt_tools.errors import NotFound
+from dbgpt_tools.evaluation.models import EvaluationRequest
 from dbgpt_tools.operations import OPERATIONS
 from dbgpt_tools.operations.base import AnyOperation, NoArgs
 from dbgpt_tools.runtime import Runtime
@@ -67,6 +68,8 @@ async def test_read_only_operations_change_nothing(sample: Runtime, settings: Se
     document = sample.knowledge.add_document(space.id, "a.txt", content="Orders ship from the north warehouse.")
     assert (await sample.knowledge.wait(document.id)).status == "FINISHED"
     sample.apps.create({"app_code": "notes_app", "app_name": "Notes"})
+    recall = {"scene_key": "recall", "scene_value": "notes", "datasets": [{"query": "ships?", "doc_name": "a.txt"}]}
+    first_run = (await sample.evaluation.run(EvaluationRequest.model_validate(recall))).run_id
     files = (settings.data_dir / "metadata.db", settings.data_dir / "sample_sales.sqlite")
     before = fingerprint(*files)
     calls = {
@@ -82,6 +85,9 @@ async def test_read_only_operations_change_nothing(sample: Runtime, settings: Se
         "list_flows": NoArgs(),
         "get_flow": {"uid": "simple_rag"},
         "list_flow_operators": NoArgs(),
+        "list_evaluation_runs": NoArgs(),
+        "list_evaluation_datasets": NoArgs(),
+        "compare_evaluation_runs": {"first": first_run, "second": first_run},
     }
     read_only = {operation.name for operation in OPERATIONS if operation.read_only}
     assert read_only == set(calls)

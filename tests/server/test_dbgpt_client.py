@@ -54,4 +54,4 @@ def test_official_client_chats_and_manages_datasources_and_knowledge(settings: S
     finally:
         runtime.close()
     assert run.returncode == 0, run.stdout + run.stderr[-2000:]
-    assert run.stdout.count("ok   ") == 35
+    assert run.stdout.count("ok   ") == 37

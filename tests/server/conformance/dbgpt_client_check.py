@@ -17,6 +17,7 @@ from dbgpt_client.datasource import (
     list_datasource,
     update_datasource,
 )
+from dbgpt_client.evaluation import EvaluateServeRequest, run_evaluation
 from dbgpt_client.flow import create_flow, delete_flow, get_flow, list_flow, update_flow
 from dbgpt_client.knowledge import (
     create_document,
@@ -159,8 +160,26 @@ async def knowledge(client: Client) -> None:
         )
     ]
     check('<references title="References"' in "".join(streamed), "chat_knowledge stream carries references")
+    await evaluation(client, space.id)
     check((await delete_document(client, str(document.id))).id == document.id, "delete_document")
     check((await delete_space(client, str(space.id))).id == space.id, "delete_space")
+
+
+async def evaluation(client: Client, space_id: int) -> None:
+    request = EvaluateServeRequest(
+        scene_key="recall",
+        scene_value=str(space_id),
+        datasets=[{"query": "How many days of holiday?", "doc_name": "policy.md"}],
+        evaluate_metrics=["RetrieverHitRateMetric", "RetrieverMRRMetric"],
+    )
+    rows = await run_evaluation(client, request)
+    names = [result["metric_name"] for result in rows[0]]
+    check(names == ["RetrieverHitRateMetric", "RetrieverMRRMetric"] and rows[0][0]["score"] == 1.0, "run_evaluation")
+    try:
+        await run_evaluation(client, request.model_copy(update={"evaluate_metrics": ["BLEU"]}))
+        check(False, "run_evaluation with an unknown metric raises ClientException")
+    except ClientException as exc:
+        check("unknown metric 'BLEU'" in str(exc), "run_evaluation with an unknown metric raises ClientException")
 
 
 if __name__ == "__main__":

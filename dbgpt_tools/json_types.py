@@ -1,9 +1,11 @@
-"""Integer fields that read JSON numbers as JSON Schema does, so that a request's documented schema and its
-validation agree: `3` and `3.0` are integers, `true` and `"3"` are not. The bounds come before the conversion in
-each `Annotated`, so pydantic documents them as `minimum`/`maximum`."""
+"""How requests' JSON is read. Integer fields read JSON numbers as JSON Schema does, so that a request's documented
+schema and its validation agree: `3` and `3.0` are integers, `true` and `"3"` are not (the bounds come before the
+conversion in each `Annotated`, so pydantic documents them as `minimum`/`maximum`). And `null` means "not given":
+DB-GPT's client sends every optional field, `null` when unset."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, Strict
@@ -17,6 +19,22 @@ def _whole_number(value: Any) -> Any:
 
 
 WHOLE_NUMBER = BeforeValidator(_whole_number)
+
+
+def drop_nulls(data: Any) -> Any:
+    """A JSON object without its `null` members (a model's "before" validator: `null` means "not given")."""
+    if not isinstance(data, Mapping):
+        return data
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def drop_blanks(data: Any) -> Any:
+    """A JSON object without its `null` and empty-string members (what a form sends for unset fields)."""
+    if not isinstance(data, Mapping):
+        return data
+    return {key: value for key, value in data.items() if value is not None and value != ""}
+
+
 MAX_ID = 2**63 - 1
 
 DatasourceId = Annotated[int, Strict(), Field(ge=1, le=MAX_ID), WHOLE_NUMBER]

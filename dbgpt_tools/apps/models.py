@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dbgpt_tools.json_types import drop_nulls
 from dbgpt_tools.knowledge.models import aware
 from dbgpt_tools.store.models import AppRow
 
@@ -19,12 +20,6 @@ OneLine = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 AppCode = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="The app's code.")
 ]
-
-
-def _drop_nulls(data: Any) -> Any:
-    if not isinstance(data, dict):
-        return data
-    return {key: value for key, value in data.items() if value is not None}
 
 
 class AppResource(BaseModel):
@@ -37,7 +32,7 @@ class AppResource(BaseModel):
     value: OneLine = Field(description="The datasource's db_name or the space's name.")
     is_dynamic: bool = False
 
-    _nulls = model_validator(mode="before")(_drop_nulls)
+    _nulls = model_validator(mode="before")(drop_nulls)
 
 
 class AppDetail(BaseModel):
@@ -52,7 +47,7 @@ class AppDetail(BaseModel):
     llm_strategy: OneLine | None = None
     llm_strategy_value: str | None = Field(default=None, max_length=4096)
 
-    _nulls = model_validator(mode="before")(_drop_nulls)
+    _nulls = model_validator(mode="before")(drop_nulls)
 
 
 class AppIn(BaseModel):
@@ -71,7 +66,7 @@ class AppIn(BaseModel):
     icon: str | None = Field(default=None, max_length=4096)
     details: list[AppDetail] = Field(default_factory=list, max_length=16)
 
-    _nulls = model_validator(mode="before")(_drop_nulls)
+    _nulls = model_validator(mode="before")(drop_nulls)
 
 
 class AppUpdate(AppIn):

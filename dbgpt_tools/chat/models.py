@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from dbgpt_tools.json_types import TokenCap
+from dbgpt_tools.json_types import TokenCap, drop_nulls
 from dbgpt_tools.knowledge.models import RetrievedChunk
 from dbgpt_tools.sql.results import QueryResult
 
@@ -119,13 +119,7 @@ class ChatOptions(BaseModel):
     temperature: StrictFloat | None = Field(default=None, ge=0, le=2, description="Sampling temperature, 0..2.")
     max_new_tokens: TokenCap | None = Field(default=None, description="Cap on generated tokens.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_nulls(cls, data: Any) -> Any:
-        """Treat `null` as absent."""
-        if not isinstance(data, dict):
-            return data
-        return {key: value for key, value in data.items() if value is not None}
+    _nulls = model_validator(mode="before")(drop_nulls)
 
 
 def _request_schema(schema: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel, model_validator
 
+from dbgpt_tools.json_types import drop_nulls
 from dbgpt_tools.knowledge.models import SearchMode
 
 Scene = Literal["recall", "app"]
@@ -40,7 +41,7 @@ class DatasetRow(BaseModel):
     def _normalise(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        data = {key: value for key, value in data.items() if value is not None}
+        data = drop_nulls(data)
         if isinstance(data.get("contexts"), str):
             data["contexts"] = [data["contexts"]]
         for key in ANSWER_KEYS[1:]:
@@ -80,12 +81,7 @@ class EvaluationRequest(BaseModel):
     datasets_name: DatasetName | None = Field(default=None, description="A stored dataset to run instead.")
     evaluate_metrics: list[str] | None = Field(default=None, max_length=20, description="Metric names.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_nulls(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        return {key: value for key, value in data.items() if value is not None}
+    _nulls = model_validator(mode="before")(drop_nulls)
 
     @model_validator(mode="after")
     def _has_rows(self) -> EvaluationRequest:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel, model_validator
 
+from dbgpt_tools.json_types import drop_nulls
 from dbgpt_tools.knowledge.models import Page
 
 FlowUid = Annotated[
@@ -26,12 +27,6 @@ MAX_NODES = 64
 MAX_EDGES = 256
 MAX_TEXT = 20_000
 """The longest parameter value (a prompt template)."""
-
-
-def _drop_nulls(data: Any) -> Any:
-    if not isinstance(data, dict):
-        return data
-    return {key: value for key, value in data.items() if value is not None}
 
 
 class Position(BaseModel):
@@ -61,7 +56,7 @@ class NodeDataIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=64, description="The operator's name (GET .../awel/nodes).")]
     parameters: list[ParameterValue] = Field(default_factory=list, max_length=32)
 
-    _nulls = model_validator(mode="before")(_drop_nulls)
+    _nulls = model_validator(mode="before")(drop_nulls)
 
 
 class NodeIn(BaseModel):
@@ -75,7 +70,7 @@ class NodeIn(BaseModel):
     position: Position = Field(default_factory=Position)
     data: NodeDataIn
 
-    _nulls = model_validator(mode="before")(_drop_nulls)
+    _nulls = model_validator(mode="before")(drop_nulls)
 
 
 class EdgeIn(BaseModel):
@@ -95,7 +90,7 @@ class EdgeIn(BaseModel):
     def _orders_from_handles(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        data = _drop_nulls(data)
+        data = drop_nulls(data)
         for end in ("source", "target"):
             handle = data.get(f"{end}_handle")
             if f"{end}_order" not in data and isinstance(handle, str) and handle.rsplit("|", 1)[-1].isdigit():
@@ -129,7 +124,7 @@ class FlowIn(BaseModel):
     source: OneLine = "DBGPT-WEB"
     source_url: OneLine | None = None
 
-    _nulls = model_validator(mode="before")(_drop_nulls)
+    _nulls = model_validator(mode="before")(drop_nulls)
 
 
 class FlowUpdate(FlowIn):

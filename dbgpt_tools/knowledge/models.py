@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from dbgpt_tools.json_types import MAX_ID, WHOLE_NUMBER
+from dbgpt_tools.json_types import MAX_ID, WHOLE_NUMBER, drop_blanks
 from dbgpt_tools.knowledge.chunking import ChunkParameters
 from dbgpt_tools.store.models import DocumentRow, SpaceRow
 
@@ -44,13 +44,6 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _drop_nulls(data: Any) -> Any:
-    """`null` (and the empty strings a form sends for unset fields) mean "not given"."""
-    if not isinstance(data, dict):
-        return data
-    return {key: value for key, value in data.items() if value is not None and value != ""}
-
-
 class SpaceIn(BaseModel):
     """A knowledge space as callers create it."""
 
@@ -62,7 +55,7 @@ class SpaceIn(BaseModel):
     owner: str = Field(default="", max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")
     context: str | None = Field(default=None, max_length=65536, description="Free-form arguments (DB-GPT's).")
 
-    _nulls = model_validator(mode="before")(_drop_nulls)
+    _nulls = model_validator(mode="before")(drop_blanks)
 
 
 class SpaceUpdate(SpaceIn):

@@ -6,7 +6,6 @@ free name and `db_path` is the file. `db_pwd` is stored, never returned: a set p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from dbgpt_tools.json_types import DatasourceId, Port
+from dbgpt_tools.json_types import DatasourceId, Port, drop_nulls
 from dbgpt_tools.sql.locations import HOST_NAME_PATTERN, NOT_A_FILE_PATTERNS, check_host, not_a_file
 from dbgpt_tools.store.models import DatasourceRow
 
@@ -80,12 +79,7 @@ class DatasourceIn(BaseModel):
         default=True, description="Refuse every write (checked by the parser and the engine)."
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_nulls(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
+    _nulls = model_validator(mode="before")(drop_nulls)
 
     @field_validator("db_type", mode="before")
     @classmethod

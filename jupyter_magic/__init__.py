@@ -1,5 +1,5 @@
-"""IPython extension: `%load_ext jupyter_magic` registers the `%%dbgpt` cell magic and `%dbgpt_ingest` (see
-`jupyter_magic.magics`)."""
+"""IPython extension: `%load_ext jupyter_magic` registers the `%%dbgpt` cell magic, `%dbgpt_ingest` and
+`%dbgpt_eval` (see `jupyter_magic.magics`)."""
 
 from __future__ import annotations
 

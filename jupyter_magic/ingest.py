@@ -18,13 +18,17 @@ from jupyter_magic.data import Note
 BAR = 24
 
 
+def bar(done: int, total: int) -> str:
+    """A text progress bar of `done` out of `total` steps."""
+    filled = BAR * done // total if total else 0
+    return "█" * filled + "░" * (BAR - filled)
+
+
 def progress_line(document: Document) -> str:
     """One line: the document, a bar of its embedded chunks, and its status."""
     done, total = document.progress.done, document.progress.total
-    filled = BAR * done // total if total else 0
-    bar = "█" * filled + "░" * (BAR - filled)
     outcome = f" ({document.result})" if document.status is DocumentStatus.FAILED else ""
-    return f"{document.doc_name} {bar} {done}/{total} chunks {document.status.value}{outcome}"
+    return f"{document.doc_name} {bar(done, total)} {done}/{total} chunks {document.status.value}{outcome}"
 
 
 def paths_of(patterns: list[str]) -> list[str]:

@@ -38,6 +38,15 @@ Apps and flows: `--app CODE` asks a saved app, `--flow UID` runs a flow on the c
 Ingest: `%dbgpt_ingest SPACE PATH [PATH ...]` adds files (globs allowed; inside DBGPT_DOCUMENT_ROOTS, as on
 every face) to a knowledge space, showing a progress bar for each until it is searchable.
 
+Evaluation: `%dbgpt_eval recall SPACE DATASET` scores a space's retrieval, `%dbgpt_eval app CODE DATASET` an app's
+answers. DATASET is a notebook variable holding the rows (a list of dicts, or a DataFrame whose columns are the
+row fields: query, contexts, doc_name, doc_id, chunk_ids, expected_answer), else the name of a stored dataset.
+A progress bar counts the rows; then a DataFrame (the query, then one score column per metric), a bar chart of
+each metric's mean (unless `--no-chart`) and a note with the run's id and the model that judged LLM-judged
+metrics. Options: `--metrics M1,M2` (DB-GPT's metric names; default the scene's), `--top-k N` and `--mode
+hybrid|vector|keyword` (recall only), `--out VAR`. The scores are kept in `_dbgpt_eval_df` (see
+`jupyter_magic.evaluation`).
+
 The magic uses the shared runtime (`dbgpt_tools.aio.shared_runtime`): configured by the DBGPT_* variables
 or `.env`, or replaced with `dbgpt_tools.aio.use_runtime(Runtime(Settings(...)))`.
 """
@@ -59,6 +68,7 @@ from dbgpt_tools.chat.models import Artifact, ChatMode, ChatRequest, QueryArtifa
 from dbgpt_tools.chat.service import ChatTurn
 from dbgpt_tools.errors import DbgptError
 from jupyter_magic.data import run_cell_sql, show_artifact, show_result
+from jupyter_magic.evaluation import eval_options, evaluate
 from jupyter_magic.ingest import ingest
 from jupyter_magic.knowledge import show_references
 from jupyter_magic.options import chat_options, chat_request, sql_datasource
@@ -67,6 +77,7 @@ from jupyter_magic.render import answer_view
 LAST_ANSWER = "_dbgpt"
 LAST_FRAME = "_dbgpt_df"
 LAST_DOCUMENTS = "_dbgpt_docs"
+LAST_SCORES = "_dbgpt_eval_df"
 
 
 def start_answer(request: ChatRequest) -> Generator[str | Artifact, None, None]:
@@ -139,6 +150,23 @@ class DbgptMagics(Magics):
             shell.user_ns[LAST_DOCUMENTS] = ingest(words[0], words[1:])
         except DbgptError as error:
             raise UsageError(error.message) from None
+
+    @eval_options
+    @line_magic
+    def dbgpt_eval(self, line: str) -> None:
+        """%dbgpt_eval recall SPACE DATASET | app CODE DATASET: score a space's retrieval or an app's answers on
+        the rows a variable holds (or a stored dataset), with a progress bar; the scores per row (a DataFrame, kept
+        in `_dbgpt_eval_df`), a chart of each metric's mean and the run's id follow."""
+        shell = self.shell
+        assert shell is not None
+        options = parse_argstring(self.dbgpt_eval, line)  # type: ignore[misc]  # IPython's decorators are untyped
+        try:
+            frame = evaluate(options, shell.user_ns)
+        except DbgptError as error:
+            raise UsageError(error.message) from None
+        shell.user_ns[LAST_SCORES] = frame
+        if options.out:
+            shell.user_ns[options.out] = frame
 
     @staticmethod
     def _ask(shell: InteractiveShell, options: Namespace, cell: str) -> None:

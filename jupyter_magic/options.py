@@ -15,7 +15,8 @@ from dbgpt_tools.errors import InvalidInput, invalid_input
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def _variable_name(value: str) -> str:
+def variable_name(value: str) -> str:
+    """The value, checked to be a Python variable name (for `--out VAR`)."""
     if not value.isidentifier():
         raise ArgumentTypeError(f"{value!r} is not a Python variable name")
     return value
@@ -51,7 +52,7 @@ CHAT_OPTIONS = (
     argument(
         "--out",
         metavar="VAR",
-        type=_variable_name,
+        type=variable_name,
         help="Also store the answer text in VAR (the rows as a DataFrame with --db, chat_data or --sql).",
     ),
     argument("--temperature", type=float, help="Sampling temperature, 0..2."),

@@ -14,7 +14,7 @@ from dbgpt_tools.chat.models import ChatMode, ChatRequest, QueryArtifact, Refere
 from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from server.app import create_app
+from tests.asgi import rest_client
 from tests.envelope import data
 from tests.scripted import ScriptedChatModel
 
@@ -46,9 +46,7 @@ def runtime(settings: Settings, model: ScriptedChatModel, embedder: LocalEmbedde
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=AUTH) as client:
+    async with rest_client(runtime) as client:
         yield client
 
 

@@ -23,7 +23,7 @@ from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.knowledge.models import RetrievedChunk
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from server.app import create_app
+from tests.asgi import rest_client
 from tests.envelope import data
 from tests.scripted import ScriptedChatModel
 
@@ -63,11 +63,8 @@ def runtime(settings: Settings, model: ScriptedChatModel, embedder: LocalEmbedde
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=AUTH) as client:
-            yield client
+    async with rest_client(runtime) as client:
+        yield client
 
 
 async def test_retrieval_metrics_equal_the_values_worked_out_by_hand(runtime: Runtime) -> None:

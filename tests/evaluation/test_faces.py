@@ -13,8 +13,8 @@ from mcp import Client
 from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from server.app import create_app
 from server.mcp import build_mcp_server
+from tests.asgi import rest_client
 from tests.scripted import StallingModel
 
 pytestmark = pytest.mark.anyio
@@ -42,11 +42,8 @@ def runtime(settings: Settings, stalling: StallingModel) -> Iterator[Runtime]:
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=AUTH) as client:
-            yield client
+    async with rest_client(runtime) as client:
+        yield client
 
 
 async def test_mcp_run_evaluation_reports_each_row_as_progress(runtime: Runtime) -> None:

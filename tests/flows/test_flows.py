@@ -16,7 +16,7 @@ from dbgpt_tools.errors import InvalidInput, NotFound
 from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from server.app import create_app
+from tests.asgi import rest_client
 from tests.envelope import data
 from tests.scripted import ScriptedChatModel, StallingModel
 from tests.sse import check_chunks, parse_sse
@@ -110,9 +110,7 @@ def runtime(settings: Settings, model: ScriptedChatModel, embedder: LocalEmbedde
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=AUTH) as client:
+    async with rest_client(runtime) as client:
         yield client
 
 

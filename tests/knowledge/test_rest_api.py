@@ -20,6 +20,7 @@ from dbgpt_tools.knowledge.vectors import collection_name
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from server.app import create_app
+from tests.asgi import rest_client
 from tests.envelope import data
 from tests.scripted import ScriptedChatModel
 
@@ -36,11 +37,8 @@ GUIDE = (
 
 @pytest.fixture
 async def api(knowledge_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(knowledge_runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=AUTH) as client:
-            yield client
+    async with rest_client(knowledge_runtime) as client:
+        yield client
 
 
 async def finished(api: httpx.AsyncClient, doc_id: int) -> dict[str, Any]:

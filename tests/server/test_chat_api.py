@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from dbgpt_tools.runtime import Runtime
-from server.app import create_app
+from tests.asgi import rest_client
 from tests.scripted import BrokenStreamModel, ScriptedChatModel
 from tests.sse import check_chunks, parse_sse
 
@@ -20,11 +20,8 @@ URL = "/api/v2/chat/completions"
 
 
 async def _client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=AUTH) as client:
-            yield client
+    async with rest_client(runtime) as client:
+        yield client
 
 
 @pytest.fixture

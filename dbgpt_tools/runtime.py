@@ -62,7 +62,7 @@ class Runtime:
         self.sql = SqlExecutor(self.settings, self.datasources, self.engines)
         self.connections = ConnectionTester(self.datasources, self.engines)
         self.schemas = SchemaCache(self.datasources, self.engines)
-        self.data_chat = DataChat(self.datasources, self.sql, self.schemas)
+        self.data_chat = DataChat(self.datasources, self.sql, self.schemas, self.settings.sql_temperature)
         self.knowledge = KnowledgeService(self.settings, self.store, embedder)
         self.apps = AppRegistry(self.store)
         modes: dict[ChatMode, ModeHandler] = {

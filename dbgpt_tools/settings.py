@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         "local model, 256 for an endpoint (which sets its own rate limits).",
     )
     max_new_tokens: int = Field(default=512, ge=1, description="Default cap on generated tokens per answer.")
+    sql_temperature: float = Field(
+        default=0.0,
+        ge=0,
+        le=2,
+        description="Sampling temperature for chat_data's SQL (and its repair) when a request sets none; the other "
+        "modes use the model server's own default (0.8 on llama.cpp).",
+    )
     history_messages: int = Field(
         default=20, ge=0, description="Earlier messages of a conversation sent to the model with a new turn."
     )

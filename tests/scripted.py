@@ -20,6 +20,8 @@ class ScriptedChatModel(GenericFakeChatModel):
     """Answers with the scripted replies in order; `calls` keeps the messages of every request."""
 
     calls: list[list[BaseMessage]] = Field(default_factory=list)
+    options: list[dict[str, Any]] = Field(default_factory=list)
+    """The options (temperature, max_tokens) of every request."""
     model_name: str = "scripted"
 
     @classmethod
@@ -34,6 +36,7 @@ class ScriptedChatModel(GenericFakeChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         self.calls.append(list(messages))
+        self.options.append(dict(kwargs))
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
 
     def texts(self, call: int = -1) -> list[str]:

@@ -292,3 +292,12 @@ async def test_rest_streams_the_rows_as_markup_or_a_table_in_both_stream_forms(m
     assert view["sql"] == sql and [row["name"] for row in view["data"]] == names
     table = check_chunks(plain)
     assert "chart-view" not in table and table.endswith("\n\nname\n---\n" + "\n".join(names))
+
+
+async def test_sql_is_written_at_the_sql_temperature_unless_the_request_sets_one(make) -> None:
+    runtime, model = make(sql_reply("SELECT nope FROM customers"), sql_reply("SELECT 1"), sql_reply("SELECT 2"), "Hi")
+    await runtime.chat.complete(ask("How many customers?"))  # a failed query, then its repair
+    await runtime.chat.complete(ask("How many customers?", temperature=0.7))
+    await runtime.chat.complete(ChatRequest(messages="Hello"))  # chat_normal: the model server's default
+    temperatures = [options.get("temperature") for options in model.options]
+    assert temperatures == [0.0, 0.0, 0.7, None]

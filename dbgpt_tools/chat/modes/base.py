@@ -23,12 +23,16 @@ class TurnContext:
     llm: LLM
     admission: Admission
 
-    async def stream_llm(self, messages: list[BaseMessage]) -> AsyncIterator[ChatChunk]:
-        """Stream the LLM's answer: wait for a generating slot, and give it back as soon as the model is done."""
+    async def stream_llm(
+        self, messages: list[BaseMessage], default_temperature: float | None = None
+    ) -> AsyncIterator[ChatChunk]:
+        """Stream the LLM's answer: wait for a generating slot, and give it back as soon as the model is done. The
+        request's temperature applies; without one, `default_temperature` (None: the model server's default)."""
+        temperature = self.request.temperature if self.request.temperature is not None else default_temperature
         await self.admission.acquire()
         try:
             async for chunk in self.llm.astream(
-                messages, temperature=self.request.temperature, max_tokens=self.request.max_new_tokens
+                messages, temperature=temperature, max_tokens=self.request.max_new_tokens
             ):
                 yield chunk
         finally:

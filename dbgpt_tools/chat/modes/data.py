@@ -70,10 +70,13 @@ def rows_said(result: QueryResult) -> str:
 class DataChat:
     """The `chat_data` mode over the datasource named by `chat_param`."""
 
-    def __init__(self, registry: DatasourceRegistry, executor: SqlExecutor, schemas: SchemaCache) -> None:
+    def __init__(
+        self, registry: DatasourceRegistry, executor: SqlExecutor, schemas: SchemaCache, sql_temperature: float = 0.0
+    ) -> None:
         self._registry = registry
         self._executor = executor
         self._schemas = schemas
+        self._sql_temperature = sql_temperature
 
     async def check(self, request: ChatRequest) -> None:
         if not request.chat_param:
@@ -107,7 +110,7 @@ class DataChat:
         usage = Usage()
         for attempt in range(2):
             parts: list[str] = []
-            async for chunk in turn.stream_llm(messages):  # the slot is held only while the model writes
+            async for chunk in turn.stream_llm(messages, self._sql_temperature):  # the slot is held while it writes
                 if chunk.delta:
                     parts.append(chunk.delta)
                     yield ChatChunk(delta=chunk.delta)

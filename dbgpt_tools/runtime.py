@@ -9,6 +9,7 @@ from langchain_core.language_models import BaseChatModel
 from dbgpt_tools.apps.examples import register_example_apps
 from dbgpt_tools.apps.registry import AppRegistry
 from dbgpt_tools.chat.conversations import ConversationStore
+from dbgpt_tools.chat.feedback import FeedbackService
 from dbgpt_tools.chat.models import ChatMode
 from dbgpt_tools.chat.modes.app import AppChat
 from dbgpt_tools.chat.modes.base import ModeHandler
@@ -31,7 +32,9 @@ from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.connection_test import ConnectionTester
 from dbgpt_tools.sql.datasource_models import DatasourceIn
+from dbgpt_tools.sql.bundled_examples import register_bundled_examples
 from dbgpt_tools.sql.engine_cache import EngineCache
+from dbgpt_tools.sql.examples import ExampleStore
 from dbgpt_tools.sql.executor import SqlExecutor
 from dbgpt_tools.sql.introspection import SchemaCache
 from dbgpt_tools.sql.registry import DatasourceRegistry
@@ -62,8 +65,11 @@ class Runtime:
         self.sql = SqlExecutor(self.settings, self.datasources, self.engines)
         self.connections = ConnectionTester(self.datasources, self.engines)
         self.schemas = SchemaCache(self.datasources, self.engines)
-        self.data_chat = DataChat(self.datasources, self.sql, self.schemas, self.settings.sql_temperature)
         self.knowledge = KnowledgeService(self.settings, self.store, embedder)
+        self.examples = ExampleStore(self.store, self.datasources, self.sql, self.knowledge.embedder)
+        self.data_chat = DataChat(
+            self.datasources, self.sql, self.schemas, self.examples, self.settings.sql_temperature
+        )
         self.apps = AppRegistry(self.store)
         modes: dict[ChatMode, ModeHandler] = {
             ChatMode.chat_normal: NormalChat(),
@@ -74,6 +80,7 @@ class Runtime:
         modes[ChatMode.chat_flow] = FlowChat(self.flows, FlowServices(self.knowledge, self.data_chat, self.sql))
         modes[ChatMode.chat_app] = AppChat(self.apps, dict(modes))
         self.chat = ChatService(self.conversations, self.llm, modes, self.settings.history_messages)
+        self.feedback = FeedbackService(self.conversations, self.apps, self.examples)
         self.evaluation = EvaluationService(
             Evaluator(self.knowledge, self.apps, self.chat, self.llm), DatasetStore(self.store), RunStore(self.store)
         )
@@ -93,14 +100,19 @@ class Runtime:
         log.info("registered the sample database %s at %s", SAMPLE_DB_NAME, path)
 
     def start_background(self) -> None:
-        """Start a server's background work: the sample knowledge space and example apps (first start), document
-        ingestion."""
+        """Start a server's background work (in a thread of its own): the sample knowledge space, example apps and
+        the sample database's question-SQL examples (first start), document ingestion."""
         if self.settings.sample_space:
             try:
                 register_sample_space(self.knowledge)
             except Exception:
                 log.warning("the sample knowledge space could not be registered", exc_info=True)
         register_example_apps(self.apps, self.settings.sample_db, self.settings.sample_space)
+        if self.settings.sample_db:
+            try:
+                register_bundled_examples(self.examples, SAMPLE_DB_NAME)
+            except Exception:
+                log.warning("the sample database's examples could not be registered", exc_info=True)
         self.knowledge.start()
 
     async def warm_up(self) -> None:

@@ -15,6 +15,9 @@ from matplotlib.ticker import MaxNLocator
 from dbgpt_tools.aio import run_sync, shared_runtime
 from dbgpt_tools.chat.models import QueryArtifact
 from dbgpt_tools.chat.modes.data import LINE, PIE, SCATTER
+from dbgpt_tools.errors import InvalidInput
+from dbgpt_tools.sql.examples import Example, ExampleIn
+from dbgpt_tools.sql.fences import fenced_blocks, strip_sql
 from dbgpt_tools.sql.results import QueryResult
 from jupyter_magic.binding import bind_parameters
 
@@ -96,6 +99,22 @@ def run_cell_sql(datasource: str, cell: str, namespace: Mapping[str, Any], limit
     """Run the cell's SQL with its `{var}` placeholders bound, on the statement threads (from the background loop)."""
     sql, params = bind_parameters(cell.strip(), namespace)
     return run_sync(shared_runtime().sql.arun_sql(datasource, sql, limit, params))
+
+
+def teach(datasource: str, cell: str) -> Example:
+    """Store the cell's pair (first line: the question; the rest: its SQL) for the datasource."""
+    question, _, rest = cell.strip().partition("\n")
+    blocks = fenced_blocks(rest)
+    sql = strip_sql(blocks[0] if blocks else rest)
+    if not question.strip() or not sql.strip():
+        raise InvalidInput("--teach: write the question on the first line and its SQL below it")
+    return run_sync(shared_runtime().examples.add(datasource, ExampleIn(question=question.strip(), sql=sql)))
+
+
+def show_taught(example: Example) -> None:
+    """A note saying what was learnt."""
+    plain = f"{example.datasource} learnt example {example.id}: {example.question}"
+    display(Note(f"*{plain}*", plain))
 
 
 def show_result(result: QueryResult) -> pd.DataFrame:

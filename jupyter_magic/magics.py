@@ -35,6 +35,10 @@ unquoted (see `jupyter_magic.binding`).
 Apps and flows: `--app CODE` asks a saved app, `--flow UID` runs a flow on the cell (`hello`, `simple_chat`,
 `simple_rag` are built in); their answers stream like any other.
 
+Teach: `%%dbgpt --db NAME --teach` stores a verified question-SQL pair for the datasource (the cell's first line
+is the question, the rest the SQL, fenced or not); chat_data shows the pairs most like each new question to the
+model. The SQL must be one read-only statement that runs.
+
 Ingest: `%dbgpt_ingest SPACE PATH [PATH ...]` adds files (globs allowed; inside DBGPT_DOCUMENT_ROOTS, as on
 every face) to a knowledge space, showing a progress bar for each until it is searchable.
 
@@ -67,7 +71,7 @@ from dbgpt_tools.aio import iterate_sync, run_sync, shared_runtime
 from dbgpt_tools.chat.models import Artifact, ChatMode, ChatRequest, QueryArtifact, ReferencesArtifact
 from dbgpt_tools.chat.service import ChatTurn
 from dbgpt_tools.errors import DbgptError
-from jupyter_magic.data import run_cell_sql, show_artifact, show_result
+from jupyter_magic.data import run_cell_sql, show_artifact, show_result, show_taught, teach
 from jupyter_magic.evaluation import eval_options, evaluate
 from jupyter_magic.ingest import ingest
 from jupyter_magic.knowledge import show_references
@@ -130,7 +134,9 @@ class DbgptMagics(Magics):
         options = parse_argstring(self.dbgpt, line)  # type: ignore[misc]  # IPython's decorators are untyped
         try:
             datasource = sql_datasource(options)
-            if datasource is not None:
+            if datasource is not None and options.teach:
+                show_taught(teach(datasource, cell))
+            elif datasource is not None:
                 self._run_sql(shell, options, datasource, cell)
             else:
                 self._ask(shell, options, cell)

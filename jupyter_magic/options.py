@@ -42,6 +42,11 @@ CHAT_OPTIONS = (
     argument("--app", metavar="CODE", help="App to ask (shorthand for --mode chat_app --param CODE)."),
     argument("--flow", metavar="UID", help="Flow to run on the cell (shorthand for --mode chat_flow --param UID)."),
     argument("--sql", action="store_true", help="The cell is SQL: run it on --db directly; {var} binds a variable."),
+    argument(
+        "--teach",
+        action="store_true",
+        help="Teach --db a question-SQL pair: the cell's first line is the question, the rest its SQL.",
+    ),
     argument("--limit", type=int, metavar="N", help="Row cap for --sql (default: the server's sql_row_limit)."),
     argument("--no-chart", action="store_true", help="Do not draw a chart of chat_data rows."),
     argument(
@@ -70,7 +75,12 @@ def chat_options(magic: F) -> F:
 
 
 def sql_datasource(options: Namespace) -> str | None:
-    """The datasource a `--sql` cell runs on (None for a chat cell); contradictory options raise `InvalidInput`."""
+    """The datasource a `--sql` or `--teach` cell is for (None for a chat cell); contradictory options raise
+    `InvalidInput`."""
+    if options.teach:
+        if not options.db or options.sql:
+            raise InvalidInput("--teach needs --db NAME (and no --sql): the datasource to teach")
+        return str(options.db)
     if not options.sql:
         if options.limit is not None:
             raise InvalidInput("--limit is for --sql cells")

@@ -24,6 +24,7 @@ from server.api.v2.chat import chat_completions
 from server.api.v2.chat_schema import ChatCompletion, ChatCompletionChunk
 from server.api.v2.datasources import DATASOURCE_ROUTES
 from server.api.v2.evaluation import EVALUATION_ROUTES
+from server.api.v2.examples import EXAMPLE_ROUTES
 from server.api.v2.flows import FLOW_ROUTES
 from server.api.v2.knowledge import KNOWLEDGE_ROUTES
 from server.auth import ApiKeyMiddleware
@@ -68,6 +69,7 @@ ROUTES: list[tuple[Endpoint, Handler]] = [
         chat_completions,
     ),
     *DATASOURCE_ROUTES,
+    *EXAMPLE_ROUTES,
     *KNOWLEDGE_ROUTES,
     *APP_ROUTES,
     *FLOW_ROUTES,

@@ -44,6 +44,20 @@ class ConversationStore:
                 for row in reversed(rows)
             ]
 
+    def info(self, conv_uid: str) -> ConversationInfo | None:
+        """Where a conversation was started (None for an unknown id)."""
+        with self._store.session() as session:
+            row = session.get(ConversationRow, conv_uid)
+            if row is None:
+                return None
+            return ConversationInfo(
+                conv_uid=row.conv_uid,
+                chat_mode=ChatMode(row.chat_mode),
+                chat_param=row.chat_param,
+                user_name=row.user_name,
+                sys_code=row.sys_code,
+            )
+
     def append(self, info: ConversationInfo, messages: list[StoredMessage]) -> None:
         """Add messages to a conversation, creating it on its first turn."""
         try:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from dbgpt_tools.sql.engine_config import FILE_TYPES
 from dbgpt_tools.sql.locations import connect_address, database_file
 from dbgpt_tools.store.lookup import as_id, find
 from dbgpt_tools.store.metadata import MetadataStore
-from dbgpt_tools.store.models import DatasourceRow
+from dbgpt_tools.store.models import DatasourceRow, SqlExampleRow
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,12 @@ class DatasourceRegistry:
         return Datasource.from_row(row)
 
     def delete(self, id: int | str) -> Datasource:
-        """Remove a datasource and close its connections (the database itself is untouched)."""
+        """Remove a datasource with its question-SQL examples, and close its connections (the database itself is
+        untouched)."""
         key = as_id(id)
         with self._store.session() as session:
             row = _stored(session, key)
+            session.execute(delete(SqlExampleRow).where(SqlExampleRow.datasource_id == key))
             session.delete(row)
         self._engines.drop(key)
         log.info("datasource %s (id %s) deleted", row.db_name, key)

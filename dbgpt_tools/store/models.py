@@ -187,3 +187,17 @@ class EvalRunRow(Timestamped, Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     aggregate: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     results: Mapped[list[list[dict[str, Any]]] | None] = mapped_column(JSON, default=None)
+
+
+class SqlExampleRow(Base):
+    """A verified question-SQL pair of a datasource, with the question's embedding (to find similar ones)."""
+
+    __tablename__ = "sql_examples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    datasource_id: Mapped[int] = mapped_column(Integer, index=True)
+    question: Mapped[str] = mapped_column(Text)
+    sql: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="user")
+    vector: Mapped[list[float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

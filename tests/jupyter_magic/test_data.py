@@ -19,6 +19,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from matplotlib.figure import Figure
 
+from dbgpt_tools.aio import shared_runtime
 from dbgpt_tools.chat.modes.data import LINE, PIE, SCATTER, TABLE
 from dbgpt_tools.errors import InvalidInput
 from dbgpt_tools.runtime import Runtime
@@ -374,3 +375,21 @@ def test_dangerous_corpus_is_refused_by_the_sql_cell(
             silent.append(entry.id)
     assert silent == []
     assert (path.read_bytes(), sorted(p.name for p in sample_dir.iterdir())) == before
+
+
+# --- --teach cells -----------------------------------------------------------------------------------------
+
+
+def test_teach_cell_stores_a_checked_pair(ip: InteractiveShell, serve: Any) -> None:
+    serve()
+    before = {p.id for p in shared_runtime().examples.list(SAMPLE_DB_NAME).examples}
+    cell = "How many customers live in Paris?\n```sql\nSELECT COUNT(*) FROM customers WHERE city = 'Paris';\n```"
+    assert run(ip, f"%%dbgpt --db {SAMPLE_DB_NAME} --teach\n{cell}").success
+    (note,) = outputs(ip)
+    assert "learnt example" in note["data"]["text/plain"]
+    [pair] = [p for p in shared_runtime().examples.list(SAMPLE_DB_NAME).examples if p.id not in before]
+    assert pair.question == "How many customers live in Paris?"
+    assert pair.sql == "SELECT COUNT(*) FROM customers WHERE city = 'Paris'"
+    refused = run(ip, f"%%dbgpt --db {SAMPLE_DB_NAME} --teach\nDrop them\nDELETE FROM customers")
+    assert not refused.success and len(shared_runtime().examples.list(SAMPLE_DB_NAME).examples) == len(before) + 1
+    assert not run(ip, "%%dbgpt --teach\nq\nSELECT 1").success  # no --db

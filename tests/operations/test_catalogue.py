@@ -85,6 +85,7 @@ async def test_read_only_operations_change_nothing(sample: Runtime, settings: Se
         "list_flows": NoArgs(),
         "get_flow": {"uid": "simple_rag"},
         "list_flow_operators": NoArgs(),
+        "list_sql_examples": {"datasource": "sample_sales"},
         "list_evaluation_runs": NoArgs(),
         "list_evaluation_datasets": NoArgs(),
         "compare_evaluation_runs": {"first": first_run, "second": first_run},

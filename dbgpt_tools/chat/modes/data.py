@@ -15,12 +15,13 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from dbgpt_tools.chat.models import ChatChunk, ChatRequest, QueryArtifact, Usage
+from dbgpt_tools.chat.models import ChatChunk, ChatMessage, ChatRequest, QueryArtifact, Usage
 from dbgpt_tools.chat.modes.base import TurnContext
 from dbgpt_tools.chat.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS, with_system
 from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
 from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.sql.errors import QueryTimeout
+from dbgpt_tools.sql.examples import ExampleStore
 from dbgpt_tools.sql.executor import SqlExecutor
 from dbgpt_tools.sql.fences import fenced_blocks, outside_fences, strip_sql
 from dbgpt_tools.sql.introspection import SchemaCache
@@ -71,11 +72,17 @@ class DataChat:
     """The `chat_data` mode over the datasource named by `chat_param`."""
 
     def __init__(
-        self, registry: DatasourceRegistry, executor: SqlExecutor, schemas: SchemaCache, sql_temperature: float = 0.0
+        self,
+        registry: DatasourceRegistry,
+        executor: SqlExecutor,
+        schemas: SchemaCache,
+        examples: ExampleStore,
+        sql_temperature: float = 0.0,
     ) -> None:
         self._registry = registry
         self._executor = executor
         self._schemas = schemas
+        self._examples = examples
         self._sql_temperature = sql_temperature
 
     async def check(self, request: ChatRequest) -> None:
@@ -106,7 +113,17 @@ class DataChat:
     async def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
         name = turn.request.chat_param or ""
         system, schema = await self.system_prompt(name, turn.question)
-        messages = with_system(system, turn.history, turn.question)
+        row = await asyncio.to_thread(self._registry.resolve, name)
+        shown = await asyncio.to_thread(self._examples.similar, row.id, turn.question)
+        examples = [
+            message
+            for example in shown
+            for message in (
+                ChatMessage(role="user", content=example.question),
+                ChatMessage(role="assistant", content=f"```sql\n{example.sql}\n```"),
+            )
+        ]  # after the system prompt, so the schema's prompt cache still serves every question
+        messages = with_system(system, [*examples, *turn.history], turn.question)
         usage = Usage()
         for attempt in range(2):
             parts: list[str] = []

@@ -30,9 +30,9 @@ from dbgpt_tools.knowledge.sample_space import register_sample_space
 from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.bundled_examples import register_bundled_examples
 from dbgpt_tools.sql.connection_test import ConnectionTester
 from dbgpt_tools.sql.datasource_models import DatasourceIn
-from dbgpt_tools.sql.bundled_examples import register_bundled_examples
 from dbgpt_tools.sql.engine_cache import EngineCache
 from dbgpt_tools.sql.examples import ExampleStore
 from dbgpt_tools.sql.executor import SqlExecutor
@@ -68,7 +68,12 @@ class Runtime:
         self.knowledge = KnowledgeService(self.settings, self.store, embedder)
         self.examples = ExampleStore(self.store, self.datasources, self.sql, self.knowledge.embedder)
         self.data_chat = DataChat(
-            self.datasources, self.sql, self.schemas, self.examples, self.settings.sql_temperature
+            self.datasources,
+            self.sql,
+            self.schemas,
+            self.examples,
+            self.settings.sql_temperature,
+            self.settings.sql_join_paths,
         )
         self.apps = AppRegistry(self.store)
         modes: dict[ChatMode, ModeHandler] = {

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         description="Sampling temperature for chat_data's SQL (and its repair) when a request sets none; the other "
         "modes use the model server's own default (0.8 on llama.cpp).",
     )
+    sql_join_paths: bool = Field(
+        default=False,
+        description="Give chat_data's model the foreign-key join path between the tables a question names (a line "
+        "after the question). Off until the text-to-SQL benchmark shows it pays.",
+    )
     history_messages: int = Field(
         default=20, ge=0, description="Earlier messages of a conversation sent to the model with a new turn."
     )

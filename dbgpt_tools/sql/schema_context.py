@@ -143,9 +143,8 @@ def _question_weights(question: str) -> dict[str, float]:
     return weights
 
 
-def rank_tables(schema: SchemaInfo, question: str) -> list[tuple[TableInfo, float]]:
-    """Tables by relevance to `question`, best first (ties in schema order); scores are >= 0."""
-    tables = schema.tables
+def _base_scores(tables: list[TableInfo], question: str) -> list[float]:
+    """Each table's own lexical score for `question` (before its neighbours' share)."""
     profiles = [_profile(table) for table in tables]
     weights = _question_weights(question)
     df: dict[str, int] = {}
@@ -157,7 +156,21 @@ def rank_tables(schema: SchemaInfo, question: str) -> list[tuple[TableInfo, floa
     def idf(word: str) -> float:
         return math.log((n + 1) / (df.get(word, 0) + 1)) + 1.0
 
-    base = [_score(profile, weights, idf) for profile in profiles]
+    return [_score(profile, weights, idf) for profile in profiles]
+
+
+def matched_tables(schema: SchemaInfo, question: str) -> list[tuple[TableInfo, float]]:
+    """The tables the question's own words match (without their neighbours' share), best first."""
+    base = _base_scores(schema.tables, question)
+    order = sorted((i for i in range(len(base)) if base[i] > 0), key=lambda i: (-base[i], i))
+    return [(schema.tables[i], round(base[i], 6)) for i in order]
+
+
+def rank_tables(schema: SchemaInfo, question: str) -> list[tuple[TableInfo, float]]:
+    """Tables by relevance to `question`, best first (ties in schema order); scores are >= 0."""
+    tables = schema.tables
+    n = len(tables)
+    base = _base_scores(tables, question)
     index = {table.name: i for i, table in enumerate(tables)}
     neighbours: list[set[int]] = [set() for _ in tables]
     for i, table in enumerate(tables):

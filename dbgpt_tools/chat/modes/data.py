@@ -25,6 +25,7 @@ from dbgpt_tools.sql.examples import ExampleStore
 from dbgpt_tools.sql.executor import SqlExecutor
 from dbgpt_tools.sql.fences import fenced_blocks, outside_fences, strip_sql
 from dbgpt_tools.sql.introspection import SchemaCache
+from dbgpt_tools.sql.join_paths import join_hint
 from dbgpt_tools.sql.registry import DatasourceRegistry
 from dbgpt_tools.sql.results import QueryResult, json_rows, json_value
 from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS
@@ -78,12 +79,14 @@ class DataChat:
         schemas: SchemaCache,
         examples: ExampleStore,
         sql_temperature: float = 0.0,
+        join_paths: bool = False,
     ) -> None:
         self._registry = registry
         self._executor = executor
         self._schemas = schemas
         self._examples = examples
         self._sql_temperature = sql_temperature
+        self._join_paths = join_paths
 
     async def check(self, request: ChatRequest) -> None:
         if not request.chat_param:
@@ -123,7 +126,9 @@ class DataChat:
                 ChatMessage(role="assistant", content=f"```sql\n{example.sql}\n```"),
             )
         ]  # after the system prompt, so the schema's prompt cache still serves every question
-        messages = with_system(system, [*examples, *turn.history], turn.question)
+        hint = join_hint(schema, turn.question) if self._join_paths else None
+        question = f"{turn.question}\n{hint}" if hint else turn.question
+        messages = with_system(system, [*examples, *turn.history], question)
         usage = Usage()
         for attempt in range(2):
             parts: list[str] = []

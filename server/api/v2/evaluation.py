@@ -167,6 +167,7 @@ EVALUATION_ROUTES: list[tuple[Endpoint, Handler]] = [
             body=EvaluationRequest,
             response=EvaluationRun,
             enveloped=True,
+            status=202,
         ),
         start_run,
     ),

@@ -92,7 +92,7 @@ EXAMPLE_ROUTES: list[tuple[Endpoint, Handler]] = [
             FEEDBACK,
             "Mark an answer correct or not (a correct chat_data answer becomes a pair)",
             params=(CONV,),
-            body=Feedback,
+            body=FeedbackIn,
             response=FeedbackResult,
             enveloped=True,
             upstream=True,

@@ -28,6 +28,26 @@ def drop_nulls(data: Any) -> Any:
     return {key: value for key, value in data.items() if value is not None}
 
 
+def null_means_absent(schema: dict[str, Any]) -> None:
+    """A model's JSON schema saying what `drop_nulls` does: every optional property also accepts `null`."""
+    _also_accept(schema, {"type": "null"})
+
+
+def blank_means_absent(schema: dict[str, Any]) -> None:
+    """A model's JSON schema saying what `drop_blanks` does: every optional property also accepts `null` and ""."""
+    _also_accept(schema, {"type": "null"})
+    _also_accept(schema, {"const": ""})
+
+
+def _also_accept(schema: dict[str, Any], other: dict[str, Any]) -> None:
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        if name in required or other in prop.get("anyOf", ()):
+            continue
+        documented = {key: prop.pop(key) for key in ("title", "description", "default") if key in prop}
+        schema["properties"][name] = {"anyOf": [*prop.get("anyOf", [prop]), other], **documented}
+
+
 def drop_blanks(data: Any) -> Any:
     """A JSON object without its `null` and empty-string members (what a form sends for unset fields)."""
     if not isinstance(data, Mapping):

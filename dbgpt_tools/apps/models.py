@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dbgpt_tools.json_types import drop_nulls
+from dbgpt_tools.json_types import drop_nulls, null_means_absent
 from dbgpt_tools.knowledge.models import aware
 from dbgpt_tools.store.models import AppRow
 
@@ -25,7 +25,7 @@ AppCode = Annotated[
 class AppResource(BaseModel):
     """What an app answers from: `type` database (a datasource's db_name in `value`), knowledge (a space's name)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(json_schema_extra=null_means_absent, extra="ignore")
 
     type: OneLine = Field(description="database (or datasource), knowledge, or another DB-GPT resource type.")
     name: OneLine = ""
@@ -38,7 +38,7 @@ class AppResource(BaseModel):
 class AppDetail(BaseModel):
     """One agent of an app (DB-GPT's `AppDetailModel`): its resources and prompt template."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(json_schema_extra=null_means_absent, extra="ignore")
 
     agent_name: OneLine | None = None
     node_id: OneLine | None = None
@@ -53,7 +53,7 @@ class AppDetail(BaseModel):
 class AppIn(BaseModel):
     """An app as callers create or update it (`app_code` is made from the name when it is not given)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(json_schema_extra=null_means_absent, extra="ignore")
 
     app_code: AppCode | None = None
     app_name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*[^\s][^\x00-\x1f\x7f]*$")]

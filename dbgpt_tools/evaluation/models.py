@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel, model_validator
 
-from dbgpt_tools.json_types import drop_nulls
+from dbgpt_tools.json_types import drop_nulls, null_means_absent
 from dbgpt_tools.knowledge.models import SearchMode
 
 Scene = Literal["recall", "app"]
@@ -27,7 +27,7 @@ class DatasetRow(BaseModel):
     """One question of a dataset, and what a right result holds: `contexts` (expected passages), the document
     (`doc_name` or `doc_id`) or chunks (`chunk_ids`) they come from, and an expected answer."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=null_means_absent)
 
     query: str = Field(min_length=1, max_length=10_000)
     contexts: list[Annotated[str, Field(max_length=100_000)]] = Field(default_factory=list, max_length=100)
@@ -67,6 +67,7 @@ def _rows_or_name(schema: dict[str, Any]) -> None:
         for name, kind in (("datasets", "array"), ("datasets_name", "string"))
     ]
     schema["properties"]["datasets"]["anyOf"][0]["minItems"] = 1
+    null_means_absent(schema)
 
 
 class EvaluationRequest(BaseModel):

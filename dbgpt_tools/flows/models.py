@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel, model_validator
 
-from dbgpt_tools.json_types import drop_nulls
+from dbgpt_tools.json_types import drop_nulls, null_means_absent
 from dbgpt_tools.knowledge.models import Page
 
 FlowUid = Annotated[
@@ -51,7 +51,7 @@ class ParameterValue(BaseModel):
 class NodeDataIn(BaseModel):
     """A node's `data` as sent: which operator, and its parameters."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(json_schema_extra=null_means_absent, extra="ignore")
 
     name: Annotated[str, Field(min_length=1, max_length=64, description="The operator's name (GET .../awel/nodes).")]
     parameters: list[ParameterValue] = Field(default_factory=list, max_length=32)
@@ -62,7 +62,7 @@ class NodeDataIn(BaseModel):
 class NodeIn(BaseModel):
     """A node as sent."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(json_schema_extra=null_means_absent, extra="ignore")
 
     id: NodeId
     width: int = 320
@@ -111,7 +111,7 @@ class FlowDataIn(BaseModel):
 class FlowIn(BaseModel):
     """A flow as callers create it (a `uid` is made when none is given; `label` defaults to the name)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(json_schema_extra=null_means_absent, extra="ignore")
 
     uid: FlowUid | None = None
     name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*[^\s][^\x00-\x1f\x7f]*$")]

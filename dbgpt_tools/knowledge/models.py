@@ -10,7 +10,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from dbgpt_tools.json_types import MAX_ID, WHOLE_NUMBER, drop_blanks
+from dbgpt_tools.json_types import MAX_ID, WHOLE_NUMBER, blank_means_absent, drop_blanks
 from dbgpt_tools.knowledge.chunking import ChunkParameters
 from dbgpt_tools.store.models import DocumentRow, SpaceRow
 
@@ -47,7 +47,7 @@ def aware(moment: datetime) -> datetime:
 class SpaceIn(BaseModel):
     """A knowledge space as callers create it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(json_schema_extra=blank_means_absent, extra="ignore")
 
     name: SpaceName
     vector_type: Literal["Chroma"] = Field(default="Chroma", description="The vector store (Chroma).")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dbgpt_tools.errors import DbgptError
 from dbgpt_tools.sql.datasource_models import MASK, ConnectionStatus, DatasourceIn
 from dbgpt_tools.sql.engine_cache import EngineCache
-from dbgpt_tools.sql.engine_config import EngineConfig
+from dbgpt_tools.sql.engine_config import CONNECT_TIMEOUT_S, EngineConfig
 from dbgpt_tools.sql.engines import create_datasource_engine
 from dbgpt_tools.sql.errors import first_line, scrub, translate_error
 from dbgpt_tools.sql.registry import DatasourceRegistry
 from dbgpt_tools.store.models import DatasourceRow
 
+ANSWER_WITHIN = CONNECT_TIMEOUT_S + 2
+"""Seconds a connection test waits for the server's version, connecting included."""
 _VERSION_SQL = {
     "sqlite": "SELECT sqlite_version()",
     "duckdb": "SELECT version()",
@@ -54,8 +58,7 @@ class ConnectionTester:
             else:
                 config, engine = self._engines.engine_for(source)
             try:
-                with engine.connect() as conn:
-                    version = conn.execute(text(_VERSION_SQL[config.db_type])).scalar()
+                version = _answered_in_time(engine, _VERSION_SQL[config.db_type])
             finally:
                 if isinstance(source, DatasourceIn):
                     engine.dispose()
@@ -78,6 +81,33 @@ class ConnectionTester:
             version=None if version is None else str(version),
             elapsed_ms=_ms_since(started),
         )
+
+
+class _NoAnswer(OSError):
+    """The server took the connection but did not answer in time."""
+
+
+def _answered_in_time(engine: Engine, sql: str) -> object:
+    """The version query's answer, asked on a thread of its own and awaited at most ANSWER_WITHIN seconds: a host
+    that accepts the connection and then says nothing would otherwise hold the caller for the driver's read
+    timeout (the thread ends by that timeout)."""
+    answer: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=1)
+
+    def ask() -> None:
+        try:
+            with engine.connect() as conn:
+                answer.put((conn.execute(text(sql)).scalar(), None))
+        except BaseException as error:  # handed to the caller, who may still be waiting
+            answer.put((None, error))
+
+    threading.Thread(target=ask, name="connection-test", daemon=True).start()
+    try:
+        value, error = answer.get(timeout=ANSWER_WITHIN)
+    except queue.Empty:
+        raise _NoAnswer(f"the server accepted the connection but did not answer within {ANSWER_WITHIN} s") from None
+    if error is not None:
+        raise error
+    return value
 
 
 def _ms_since(started: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -108,3 +109,23 @@ def test_a_deleted_datasource_gives_its_engine_back(runtime: Runtime, shop: Path
     assert engine.pool is not pool  # disposed: its connections are closed
     again = add_shop(runtime)
     assert engine_of(runtime, again.id) is not engine
+
+
+def test_a_server_that_takes_the_connection_and_says_nothing_is_answered_in_time(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection_test, "ANSWER_WITHIN", 1)  # the rule, not the default 7 s, is under test
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # accepts (the kernel does) and never answers: a firewall, a dead service behind a proxy
+    runtime = Runtime(settings, chat_model=ScriptedChatModel.replying())
+    try:
+        started = time.monotonic()
+        unsaved = DatasourceIn(db_name="mute", db_type="mysql", db_host="127.0.0.1",
+                               db_port=listener.getsockname()[1], db_user="u", db_pwd="s3cret-pw")  # fmt: skip
+        status = runtime.connections.test(unsaved)
+        assert time.monotonic() - started < 1 + 2
+        assert not status.ok and status.error == "the server accepted the connection but did not answer within 1 s"
+    finally:
+        runtime.close()
+        listener.close()

@@ -39,6 +39,7 @@ from dbgpt_tools.sql.executor import SqlExecutor
 from dbgpt_tools.sql.introspection import SchemaCache
 from dbgpt_tools.sql.registry import DatasourceRegistry
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_COMMENT, SAMPLE_DB_NAME, ensure_sample_db
+from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_COMMENT, LOGISTICS_DB_NAME, ensure_logistics_db
 from dbgpt_tools.store.metadata import MetadataStore
 
 log = logging.getLogger(__name__)
@@ -93,16 +94,22 @@ class Runtime:
             self._register_sample_db()
 
     def _register_sample_db(self) -> None:
-        """Build the bundled sample database and register it (read-only) unless a datasource has its name."""
-        path = ensure_sample_db(self.settings.data_dir / f"{SAMPLE_DB_NAME}.sqlite")
-        if any(source.db_name == SAMPLE_DB_NAME for source in self.datasources.list()):
-            return
-        sample = DatasourceIn(db_name=SAMPLE_DB_NAME, db_type="sqlite", db_path=str(path), comment=SAMPLE_DB_COMMENT)
-        try:
-            self.datasources.create(sample)
-        except Conflict:  # another worker registered it first
-            return
-        log.info("registered the sample database %s at %s", SAMPLE_DB_NAME, path)
+        """Build the bundled sample databases (`sample_sales`, `sample_logistics`) and register each (read-only)
+        unless a datasource has its name."""
+        bundled = (
+            (SAMPLE_DB_NAME, SAMPLE_DB_COMMENT, ensure_sample_db),
+            (LOGISTICS_DB_NAME, LOGISTICS_DB_COMMENT, ensure_logistics_db),
+        )
+        for name, comment, ensure in bundled:
+            path = ensure(self.settings.data_dir / f"{name}.sqlite")
+            if any(source.db_name == name for source in self.datasources.list()):
+                continue
+            sample = DatasourceIn(db_name=name, db_type="sqlite", db_path=str(path), comment=comment)
+            try:
+                self.datasources.create(sample)
+            except Conflict:  # another worker registered it first
+                continue
+            log.info("registered the sample database %s at %s", name, path)
 
     def start_background(self) -> None:
         """Start a server's background work (in a thread of its own): the sample knowledge space, example apps and

@@ -155,7 +155,8 @@ class Settings(BaseSettings):
         "background.",
     )
     sample_db: bool = Field(
-        default=True, description="Register the bundled sample database (`sample_sales`) on first start."
+        default=True,
+        description="Register the bundled sample databases (`sample_sales`, `sample_logistics`) on first start.",
     )
 
     @field_validator("api_keys", mode="before")

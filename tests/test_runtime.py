@@ -10,6 +10,7 @@ import pytest
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
+from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_COMMENT, LOGISTICS_DB_NAME
 from tests.scripted import BrokenStreamModel, ScriptedChatModel
 
 
@@ -18,7 +19,7 @@ def test_the_sample_database_is_registered_once_and_a_user_registration_wins(set
     first = Runtime(with_sample, chat_model=ScriptedChatModel.replying())
     second = Runtime(with_sample, chat_model=ScriptedChatModel.replying())  # another worker, or a restart
     try:
-        assert [source.db_name for source in second.datasources.list()] == [SAMPLE_DB_NAME]
+        assert [source.db_name for source in second.datasources.list()] == [SAMPLE_DB_NAME, LOGISTICS_DB_NAME]
         registered = second.datasources.list()[0]
         assert registered.read_only and registered.db_path.endswith(f"{SAMPLE_DB_NAME}.sqlite")
         second.datasources.update({**registered.model_dump(), "comment": "mine"})
@@ -27,7 +28,8 @@ def test_the_sample_database_is_registered_once_and_a_user_registration_wins(set
         second.close()
     again = Runtime(with_sample, chat_model=ScriptedChatModel.replying())
     try:
-        assert [source.comment for source in again.datasources.list()] == ["mine"]  # left as the user made it
+        comments = [source.comment for source in again.datasources.list()]
+        assert comments == ["mine", LOGISTICS_DB_COMMENT]  # left as the user made it
     finally:
         again.close()
 

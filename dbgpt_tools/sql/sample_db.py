@@ -9,17 +9,16 @@ geography, the staff plan); the generator itself is the last third.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import sqlite3
-import tempfile
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
+
+from dbgpt_tools.sql.bundled import ensure_bundled
 
 SAMPLE_DB_NAME = "sample_sales"
 SAMPLE_DB_COMMENT = (
@@ -444,47 +443,10 @@ def ensure_sample_db(path: Path) -> Path:
     The file is built beside `path` and moved into place with `os.replace`, so readers and concurrent
     callers only ever see a complete database.
     """
-    path = Path(path)
-    if _stored_version(path) >= VERSION:
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        conn = sqlite3.connect(tmp)
-        try:
-            _build(conn)
-        finally:
-            conn.close()
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return path
-
-
-def _stored_version(path: Path) -> int:
-    """`PRAGMA user_version` of the file at `path`; -1 when missing or not a readable database."""
-    if not path.is_file():
-        return -1
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            has_orders = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'orders'").fetchone()
-            return int(conn.execute("PRAGMA user_version").fetchone()[0]) if has_orders else -1
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return -1
+    return ensure_bundled(path, VERSION, "orders", _build)
 
 
 def _build(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("PRAGMA foreign_keys = ON")
     conn.executescript(DDL)
     rng = random.Random(SEED)
     with conn:
@@ -493,8 +455,6 @@ def _build(conn: sqlite3.Connection) -> None:
         reps = _insert_employees(conn, rng, region_ids)
         customers = _insert_customers(conn, rng, region_ids)
         _insert_orders(conn, rng, customers, products, reps)
-    conn.execute(f"PRAGMA user_version = {VERSION}")
-    conn.commit()
 
 
 def _insert_regions(conn: sqlite3.Connection) -> dict[str, int]:

@@ -113,7 +113,8 @@ async def test_describe_schema_names_unknown_tables_and_lists_names_alone(sample
 async def test_delete_datasource_by_name_removes_only_the_registration(sample: Runtime, settings: Settings) -> None:
     delete = BY_NAME["delete_datasource"]
     removed = await delete.invoke(sample, delete.args_model(datasource="sample_sales"))
-    assert removed.db_name == "sample_sales" and sample.datasources.list() == []
+    assert removed.db_name == "sample_sales"
+    assert [source.db_name for source in sample.datasources.list()] == ["sample_logistics"]
     assert (settings.data_dir / "sample_sales.sqlite").is_file()
     with pytest.raises(NotFound):
         await delete.invoke(sample, delete.args_model(datasource="sample_sales"))

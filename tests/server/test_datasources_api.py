@@ -13,6 +13,7 @@ import pytest
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
+from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_NAME
 from server.app import create_app
 from tests.scripted import ScriptedChatModel
 
@@ -40,7 +41,7 @@ class Recorder:
 
 @pytest.fixture
 def sample_runtime(settings: Settings, scripted: ScriptedChatModel) -> Iterator[Runtime]:
-    """A runtime with the sample database registered (read-only) as `sample_sales`."""
+    """A runtime with the sample databases registered (read-only) as `sample_sales` and `sample_logistics`."""
     rt = Runtime(settings.model_copy(update={"sample_db": True}), chat_model=scripted)
     yield rt
     rt.close()
@@ -115,8 +116,8 @@ async def test_crud_round_trip_with_integer_ids_and_masked_password(
 
     assert ok(await api.get(f"{BASE}/{ds_id}")) == created
     listed = ok(await api.get(BASE))
-    assert isinstance(listed, list) and [d["db_name"] for d in listed] == [SAMPLE_DB_NAME, "shop"]
-    assert listed[1] == created
+    assert isinstance(listed, list) and [d["db_name"] for d in listed] == [SAMPLE_DB_NAME, LOGISTICS_DB_NAME, "shop"]
+    assert listed[-1] == created
 
     # DB-GPT's client sends the object back with the masked password: the stored one is kept.
     updated = ok(await api.put(BASE, json={**created, "comment": "renamed"}))
@@ -129,7 +130,7 @@ async def test_crud_round_trip_with_integer_ids_and_masked_password(
     deleted = ok(await api.delete(f"{BASE}/{ds_id}"))
     assert deleted["id"] == ds_id and deleted["db_pwd"] == "******"
     refused(await api.get(f"{BASE}/{ds_id}"), 404, "E0003", f"no datasource with id {ds_id}")
-    assert [d["db_name"] for d in ok(await api.get(BASE))] == [SAMPLE_DB_NAME]
+    assert [d["db_name"] for d in ok(await api.get(BASE))] == [SAMPLE_DB_NAME, LOGISTICS_DB_NAME]
     recorder.assert_never_shows(SECRET)
 
 
@@ -165,7 +166,7 @@ async def test_db_path_outside_the_data_dir_is_400(api: httpx.AsyncClient, db_pa
     refused(await api.post(BASE, json=body), 400, "E0001", "db_path", "outside the allowed roots")
     status = ok(await api.post(f"{BASE}/test-connection", json=body))
     assert status["ok"] is False and "outside the allowed roots" in status["error"]
-    assert [d["db_name"] for d in ok(await api.get(BASE))] == [SAMPLE_DB_NAME]
+    assert [d["db_name"] for d in ok(await api.get(BASE))] == [SAMPLE_DB_NAME, LOGISTICS_DB_NAME]
 
 
 async def test_bad_bodies_are_400_naming_the_field(api: httpx.AsyncClient) -> None:
@@ -201,7 +202,7 @@ async def test_every_route_needs_the_key(api: httpx.AsyncClient, sample_runtime:
         ):
             response = await api.request(method, path, json={"sql": "SELECT 1", "db_name": "x"}, headers=headers)
             refused(response, 401, "401", reason)
-    assert [d.db_name for d in sample_runtime.datasources.list()] == [SAMPLE_DB_NAME]
+    assert [d.db_name for d in sample_runtime.datasources.list()] == [SAMPLE_DB_NAME, LOGISTICS_DB_NAME]
 
 
 async def test_query_by_name_and_id_with_limit_and_truncation(api: httpx.AsyncClient) -> None:
@@ -263,7 +264,7 @@ async def test_test_connection_without_saving(api: httpx.AsyncClient, shop: str)
     by_name = ok(await api.get(f"{BASE}/{SAMPLE_DB_NAME}/test-connection"))
     assert by_name["ok"] is True and by_name["db_type"] == "sqlite"
     refused(await api.get(f"{BASE}/nowhere/test-connection"), 404, "E0003", "nowhere")
-    assert [d["db_name"] for d in ok(await api.get(BASE))] == [SAMPLE_DB_NAME]
+    assert [d["db_name"] for d in ok(await api.get(BASE))] == [SAMPLE_DB_NAME, LOGISTICS_DB_NAME]
 
 
 async def test_routes_are_in_the_openapi_document(api: httpx.AsyncClient) -> None:

@@ -168,6 +168,6 @@ async def test_a_hostile_tool_call_is_a_tool_error(
             listed = await client.call_tool("list_datasources", {})
             assert not listed.is_error
             names = [d["db_name"] for d in json.loads(listed.content[0].text)["datasources"]]  # type: ignore[union-attr]
-            assert names == ["sample_sales"]  # nothing was registered
+            assert names == ["sample_sales", "sample_logistics"]  # nothing was registered
     finally:
         runtime.close()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
+from tests.asgi import rest_client
 from tests.scripted import ScriptedChatModel
 
 # Assembled model files are large: keep them between test runs unless a directory is given.
@@ -116,3 +118,10 @@ def pg_url() -> dict[str, Any]:
 def mysql_url() -> dict[str, Any]:
     """The test MariaDB server, spoken to as `mysql` (scripts/ci_services.sh)."""
     return server_url(MYSQL_URL, "MySQL/MariaDB")
+
+
+@pytest.fixture
+async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the test's `runtime` REST face (a module may define its own `runtime`)."""
+    async with rest_client(runtime) as client:
+        yield client

@@ -4,7 +4,7 @@ or prompt template, multi-turn; a deleted resource makes the app answer with tha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,7 +14,6 @@ from dbgpt_tools.chat.models import ChatMode, ChatRequest, QueryArtifact, Refere
 from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from tests.asgi import rest_client
 from tests.envelope import data
 from tests.scripted import ScriptedChatModel
 
@@ -42,12 +41,6 @@ def runtime(settings: Settings, model: ScriptedChatModel, embedder: LocalEmbedde
     assert asyncio.run(rt.knowledge.wait(document.id)).status == "FINISHED"
     yield rt
     rt.close()
-
-
-@pytest.fixture
-async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with rest_client(runtime) as client:
-        yield client
 
 
 def app_body(

@@ -8,7 +8,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +23,6 @@ from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.knowledge.models import RetrievedChunk
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from tests.asgi import rest_client
 from tests.envelope import data
 from tests.scripted import ScriptedChatModel
 
@@ -59,12 +58,6 @@ def runtime(settings: Settings, model: ScriptedChatModel, embedder: LocalEmbedde
     ingest_all(rt.knowledge, space.id, ANIMALS)
     yield rt
     rt.close()
-
-
-@pytest.fixture
-async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with rest_client(runtime) as client:
-        yield client
 
 
 async def test_retrieval_metrics_equal_the_values_worked_out_by_hand(runtime: Runtime) -> None:

@@ -4,7 +4,7 @@ cancelled, even in the middle of a model's answer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,7 +14,6 @@ from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from server.mcp import build_mcp_server
-from tests.asgi import rest_client
 from tests.scripted import StallingModel
 
 pytestmark = pytest.mark.anyio
@@ -38,12 +37,6 @@ def runtime(settings: Settings, stalling: StallingModel) -> Iterator[Runtime]:
     rt.apps.create({"app_code": "chatty", "app_name": "Chatty"})
     yield rt
     rt.close()
-
-
-@pytest.fixture
-async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with rest_client(runtime) as client:
-        yield client
 
 
 async def test_mcp_run_evaluation_reports_each_row_as_progress(runtime: Runtime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,7 +16,6 @@ from dbgpt_tools.errors import InvalidInput, NotFound
 from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from tests.asgi import rest_client
 from tests.envelope import data
 from tests.scripted import ScriptedChatModel, StallingModel
 from tests.sse import check_chunks, parse_sse
@@ -106,12 +105,6 @@ def runtime(settings: Settings, model: ScriptedChatModel, embedder: LocalEmbedde
     assert asyncio.run(rt.knowledge.wait(document.id)).status == "FINISHED"
     yield rt
     rt.close()
-
-
-@pytest.fixture
-async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with rest_client(runtime) as client:
-        yield client
 
 
 async def test_flows_have_dbgpt_shapes_and_clear_refusals(api: httpx.AsyncClient) -> None:

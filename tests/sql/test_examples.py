@@ -5,7 +5,7 @@ datasource."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,7 +16,6 @@ from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.bundled_examples import SAMPLE_SALES_EXAMPLES
 from dbgpt_tools.sql.examples import ExampleIn
-from tests.asgi import rest_client
 from tests.envelope import data
 from tests.scripted import ScriptedChatModel
 
@@ -44,12 +43,6 @@ def runtime(settings: Settings, model: ScriptedChatModel, embedder: LocalEmbedde
     rt = Runtime(settings.model_copy(update={"sample_db": True}), chat_model=model, embedder=embedder)
     yield rt
     rt.close()
-
-
-@pytest.fixture
-async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with rest_client(runtime) as client:
-        yield client
 
 
 async def test_pairs_are_checked_listed_and_deleted(api: httpx.AsyncClient, runtime: Runtime) -> None:

@@ -30,7 +30,7 @@ from dbgpt_tools.knowledge.sample_space import register_sample_space
 from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.bundled_examples import register_bundled_examples
+from dbgpt_tools.sql.bundled_examples import BUNDLED_EXAMPLES, register_bundled_examples
 from dbgpt_tools.sql.connection_test import ConnectionTester
 from dbgpt_tools.sql.datasource_models import DatasourceIn
 from dbgpt_tools.sql.engine_cache import EngineCache
@@ -113,18 +113,18 @@ class Runtime:
 
     def start_background(self) -> None:
         """Start a server's background work (in a thread of its own): the sample knowledge space, example apps and
-        the sample database's question-SQL examples (first start), document ingestion."""
+        the sample databases' question-SQL examples (first start), document ingestion."""
         if self.settings.sample_space:
             try:
                 register_sample_space(self.knowledge)
             except Exception:
                 log.warning("the sample knowledge space could not be registered", exc_info=True)
         register_example_apps(self.apps, self.settings.sample_db, self.settings.sample_space)
-        if self.settings.sample_db:
+        for name in BUNDLED_EXAMPLES if self.settings.sample_db else ():
             try:
-                register_bundled_examples(self.examples, SAMPLE_DB_NAME)
+                register_bundled_examples(self.examples, name)
             except Exception:
-                log.warning("the sample database's examples could not be registered", exc_info=True)
+                log.warning("the examples of %s could not be registered", name, exc_info=True)
         self.knowledge.start()
 
     async def warm_up(self) -> None:

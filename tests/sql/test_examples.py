@@ -14,7 +14,7 @@ from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
-from dbgpt_tools.sql.bundled_examples import SAMPLE_SALES_EXAMPLES
+from dbgpt_tools.sql.bundled_examples import BUNDLED_EXAMPLES
 from dbgpt_tools.sql.examples import ExampleIn
 from tests.envelope import data
 from tests.scripted import ScriptedChatModel
@@ -104,12 +104,13 @@ async def test_an_answer_marked_correct_becomes_a_pair(api: httpx.AsyncClient, r
     assert (await api.post("/api/v2/serve/conversations/nope/feedback", json={"correct": True})).status_code == 404
 
 
-def test_the_sample_database_comes_with_its_pairs_and_loses_them_with_it(runtime: Runtime) -> None:
+def test_the_sample_databases_come_with_their_pairs_and_lose_them_with_them(runtime: Runtime) -> None:
     runtime.start_background()
     runtime.start_background()  # once only
-    pairs = runtime.examples.list("sample_sales").examples
-    assert [p.question for p in pairs] == [e.question for e in SAMPLE_SALES_EXAMPLES]
-    assert {p.source for p in pairs} == {"bundled"}
+    for name, bundled in BUNDLED_EXAMPLES.items():
+        pairs = runtime.examples.list(name).examples
+        assert [p.question for p in pairs] == [e.question for e in bundled]  # every one runs, none twice
+        assert {p.source for p in pairs} == {"bundled"}
     sample_id = runtime.datasources.resolve("sample_sales").id
     runtime.datasources.delete(sample_id)
     assert runtime.examples.similar(sample_id, "revenue in 2021") == []

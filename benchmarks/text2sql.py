@@ -1,6 +1,8 @@
 """Execution accuracy and latency of `chat_data` with the embedded model on the text-to-SQL dev set.
 
-One command: `python -m benchmarks.text2sql [--limit N] [--ids e01,e02] [--model qwen2.5-coder-1.5b]`.
+One command: `python -m benchmarks.text2sql [--limit N] [--ids e01,e02] [--model qwen2.5-coder-1.5b] [--examples]`
+(`--examples`: the sample database's bundled question-SQL pairs are registered first, so the most similar go into
+each prompt).
 
 Each question of benchmarks/text2sql_dev.json goes through `runtime.chat.complete(chat_mode="chat_data")`
 at temperature 0. The answer text gives two predictions: the first ```sql block the model wrote (no repair)
@@ -34,6 +36,7 @@ from dbgpt_tools.chat.modes.data import extract_sql
 from dbgpt_tools.operations.sql import data_answer
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.bundled_examples import register_bundled_examples
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
 
 DEV_SET = ROOT / "benchmarks" / "text2sql_dev.json"
@@ -190,11 +193,14 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         runtime = Runtime(settings)
         try:
             db = Path(runtime.datasources.resolve(SAMPLE_DB_NAME).db_path)
+            if args.examples:
+                register_bundled_examples(runtime.examples, SAMPLE_DB_NAME)
             started = time.perf_counter()
             runtime.llm.endpoint()  # load the model before the clock of the first question starts
             report = {
                 "machine": machine(),
                 "model": args.model,
+                "bundled_examples": bool(args.examples),
                 "load_s": round(time.perf_counter() - started, 2),
                 "results": [],
             }
@@ -300,6 +306,7 @@ def main() -> None:
     parser.add_argument("--ids", default=None, help="comma-separated question ids, e.g. e01,m03")
     parser.add_argument("--model", default="qwen2.5-coder-1.5b", choices=["qwen2.5-coder-1.5b", "smollm2-135m"])
     parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--examples", action="store_true", help="teach the sample database its bundled pairs first")
     parser.add_argument("--out", default=None, help="JSON results file (default: /tmp/text2sql-<time>.json)")
     args = parser.parse_args()
     out = Path(args.out or f"/tmp/text2sql-{time.strftime('%Y%m%d-%H%M%S')}.json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import sqlite3
 from pathlib import Path
@@ -46,3 +47,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def table_hashes(path: Path) -> dict[str, str]:
+    """A digest of every table's rows of a SQLite file, by table (opened read-only)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")]
+        dumps = {table: repr(conn.execute(f'SELECT * FROM "{table}" ORDER BY 1').fetchall()) for table in tables}
+        return {table: hashlib.sha256(dump.encode()).hexdigest() for table, dump in dumps.items()}
+    finally:
+        conn.close()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -22,6 +19,7 @@ from dbgpt_tools.sql.sample_db import (
     VERSION,
     ensure_sample_db,
 )
+from tests.sql.conftest import table_hashes
 
 DEV_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "text2sql_dev.json"
 TABLES = (
@@ -46,15 +44,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
-def _table_hashes(path: Path) -> dict[str, str]:
-    conn = _connect(path)
-    try:
-        dumps = {table: repr(conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()) for table in TABLES}
-        return {table: hashlib.sha256(dump.encode()).hexdigest() for table, dump in dumps.items()}
-    finally:
-        conn.close()
-
-
 def _counts(path: Path) -> dict[str, int]:
     conn = _connect(path)
     try:
@@ -66,20 +55,6 @@ def _counts(path: Path) -> dict[str, int]:
 def test_constants() -> None:
     assert SAMPLE_DB_NAME == "sample_sales"
     assert SAMPLE_DB_COMMENT and "\n" not in SAMPLE_DB_COMMENT
-
-
-def test_generation_is_deterministic(db: Path, tmp_path: Path) -> None:
-    again = ensure_sample_db(tmp_path / "again.db")
-    assert _table_hashes(again) == _table_hashes(db)
-
-
-def test_generation_does_not_depend_on_the_hash_seed(db: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other-process.db"
-    code = "import sys; from pathlib import Path; from dbgpt_tools.sql.sample_db import ensure_sample_db; "
-    code += "ensure_sample_db(Path(sys.argv[1]))"
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    subprocess.run([sys.executable, "-c", code, str(other)], check=True, env=env, cwd=DEV_SET.parents[1], timeout=60)
-    assert _table_hashes(other) == _table_hashes(db)
 
 
 def test_schema_tables_keys_and_comments(db: Path) -> None:
@@ -173,12 +148,12 @@ def test_older_version_or_broken_file_is_rebuilt(db: Path, tmp_path: Path) -> No
     conn.commit()
     conn.close()
     ensure_sample_db(old)
-    assert _table_hashes(old) == _table_hashes(db)
+    assert table_hashes(old) == table_hashes(db)
 
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"not a database at all")
     ensure_sample_db(broken)
-    assert _table_hashes(broken) == _table_hashes(db)
+    assert table_hashes(broken) == table_hashes(db)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.db", "old.db"]  # no temp file left
 
 
@@ -214,7 +189,7 @@ def test_concurrent_ensure_leaves_one_valid_file(db: Path, tmp_path: Path) -> No
         thread.join()
     assert errors == []
     assert os.listdir(path.parent) == ["sample.db"]
-    assert _table_hashes(path) == _table_hashes(db)
+    assert table_hashes(path) == table_hashes(db)
 
 
 def _dev_set() -> list[dict[str, Any]]:

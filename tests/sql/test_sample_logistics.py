@@ -4,12 +4,8 @@ registered read-only beside `sample_sales`, and the benchmark questions' gold SQ
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,7 @@ from dbgpt_tools.sql import sample_logistics
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME, ensure_sample_db
 from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_COMMENT, LOGISTICS_DB_NAME, VERSION, ensure_logistics_db
 from tests.scripted import ScriptedChatModel
+from tests.sql.conftest import table_hashes
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "benchmarks" / "text2sql_logistics_questions.md"
@@ -93,33 +90,10 @@ def _one(conn: sqlite3.Connection, sql: str) -> Any:
     return conn.execute(sql).fetchone()[0]
 
 
-def _table_hashes(path: Path) -> dict[str, str]:
-    conn = _connect(path)
-    try:
-        dumps = {table: repr(conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()) for table in TABLES}
-        return {table: hashlib.sha256(dump.encode()).hexdigest() for table, dump in dumps.items()}
-    finally:
-        conn.close()
-
-
 def test_constants() -> None:
     assert LOGISTICS_DB_NAME == "sample_logistics" != SAMPLE_DB_NAME
     assert "\n" not in LOGISTICS_DB_COMMENT and "parcel" in LOGISTICS_DB_COMMENT.lower()
     assert [table for table in sorted(TABLES) if table not in LOGISTICS_DB_COMMENT] == []
-
-
-def test_generation_is_deterministic(db: Path, tmp_path: Path) -> None:
-    again = ensure_logistics_db(tmp_path / "again.sqlite")
-    assert _table_hashes(again) == _table_hashes(db)
-
-
-def test_generation_does_not_depend_on_the_hash_seed(db: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other-process.sqlite"
-    code = "import sys; from pathlib import Path; from dbgpt_tools.sql.sample_logistics import ensure_logistics_db; "
-    code += "ensure_logistics_db(Path(sys.argv[1]))"
-    env = {**os.environ, "PYTHONHASHSEED": "4321"}
-    subprocess.run([sys.executable, "-c", code, str(other)], check=True, env=env, cwd=ROOT, timeout=60)
-    assert _table_hashes(other) == _table_hashes(db)
 
 
 def test_tables_use_pascal_case_singular_names_keys_and_comments(conn: sqlite3.Connection) -> None:
@@ -324,7 +298,7 @@ def test_older_broken_or_foreign_files_are_rebuilt(db: Path, tmp_path: Path) -> 
     sales = ensure_sample_db(tmp_path / "sales.sqlite")  # the right version, but another database
     for path in (old, broken, sales):
         ensure_logistics_db(path)
-        assert _table_hashes(path) == _table_hashes(db), path.name
+        assert table_hashes(path) == table_hashes(db), path.name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.sqlite", "old.sqlite", "sales.sqlite"]
 
 

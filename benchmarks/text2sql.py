@@ -1,17 +1,18 @@
 """Execution accuracy and latency of `chat_data` with the embedded model on the text-to-SQL dev set.
 
-One command: `python -m benchmarks.text2sql [--limit N] [--ids e01,e02] [--model qwen2.5-coder-1.5b] [--examples]`
-(`--examples`: the sample database's bundled question-SQL pairs are registered first, so the most similar go into
-each prompt).
+One command: `python -m benchmarks.text2sql [--set sales|logistics|all] [--limit N] [--ids e01,e02] [--examples]
+[--model qwen2.5-coder-1.5b]` (`--set`: sales = benchmarks/text2sql_dev.json, the 42 questions prompts were tuned
+on; logistics = benchmarks/text2sql_logistics.json, 30 questions on sample_logistics; `--examples`: the bundled
+question-SQL pairs are registered first, so the most similar go into each prompt).
 
-Each question of benchmarks/text2sql_dev.json goes through `runtime.chat.complete(chat_mode="chat_data")`
-at temperature 0. The answer text gives two predictions: the first ```sql block the model wrote (no repair)
-and the chart-view's SQL (after the one repair round chat_data allows). Both, and the gold SQL, run on the
-sample database with plain `sqlite3`; a prediction is correct when its rows equal the gold rows (as multisets,
-or as lists when the question asks for an order), floats rounded to 2 decimals, column names ignored,
-column order free. Latency: wall time of the whole answer and time to its first token, per question; the first
-question pays for the system prompt's prompt processing (llama.cpp reuses a common prefix afterwards), so warm
-medians leave it out. Results go to a JSON file under /tmp.
+Each question goes, on its database (`db`, sample_sales unless it says), through
+`runtime.chat.complete(chat_mode="chat_data")` at temperature 0. The answer text gives two predictions: the first
+```sql block the model wrote (no repair) and the chart-view's SQL (after the one repair round chat_data allows).
+Both, and the gold SQL, run on the question's database with plain `sqlite3`; a prediction is correct when its rows
+equal the gold rows (as multisets, or as lists when the question asks for an order), floats rounded to 2 decimals,
+column names ignored, column order free. Latency: wall time of the whole answer and time to its first token, per
+question; the first question pays for the system prompt's prompt processing (llama.cpp reuses a common prefix
+afterwards), so warm medians leave it out. Results go to a JSON file under /tmp.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from dbgpt_tools.sql.bundled_examples import register_bundled_examples
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
 
 DEV_SET = ROOT / "benchmarks" / "text2sql_dev.json"
+QUESTION_SETS = {"sales": DEV_SET, "logistics": ROOT / "benchmarks" / "text2sql_logistics.json"}
+"""The question sets: sample_sales' dev set (used while tuning prompts) and sample_logistics' 30 questions."""
 MODEL_DIR = Path(os.environ.get("DBGPT_MODEL_DIR", Path.home() / ".cache" / "dbgpt-tools" / "models"))
 REPAIR_MARK = "; correcting it."
 LEVELS = ("easy", "medium", "hard")
@@ -147,7 +150,7 @@ def predictions(content: str, final_sql: str | None) -> tuple[str | None, str | 
 # --- Running ------------------------------------------------------------------------------------------------
 
 
-async def ask(runtime: Runtime, question: str, max_tokens: int) -> dict[str, Any]:
+async def ask(runtime: Runtime, question: str, max_tokens: int, database: str) -> dict[str, Any]:
     """One chat_data answer with its wall time and time to first token."""
     started = time.perf_counter()
     first_token: list[float] = []
@@ -157,7 +160,7 @@ async def ask(runtime: Runtime, question: str, max_tokens: int) -> dict[str, Any
             first_token.append(time.perf_counter() - started)
 
     request = ChatRequest(
-        messages=question, chat_mode="chat_data", chat_param=SAMPLE_DB_NAME, temperature=0, max_new_tokens=max_tokens
+        messages=question, chat_mode="chat_data", chat_param=database, temperature=0, max_new_tokens=max_tokens
     )
     result = await runtime.chat.complete(request, on_delta)
     wall = time.perf_counter() - started
@@ -172,8 +175,12 @@ async def ask(runtime: Runtime, question: str, max_tokens: int) -> dict[str, Any
     }
 
 
-def load_questions(ids: str | None, limit: int | None) -> list[dict[str, Any]]:
-    questions: list[dict[str, Any]] = json.loads(DEV_SET.read_text())
+def load_questions(ids: str | None, limit: int | None, question_set: str = "sales") -> list[dict[str, Any]]:
+    """The chosen set's questions, each with the database it is asked on (`db`, sample_sales by default)."""
+    files = [path for name, path in QUESTION_SETS.items() if question_set in (name, "all")]
+    questions: list[dict[str, Any]] = [
+        {"db": SAMPLE_DB_NAME, **question} for path in files for question in json.loads(path.read_text())
+    ]
     if ids:
         wanted = [i.strip() for i in ids.split(",") if i.strip()]
         known = {q["id"] for q in questions}
@@ -187,14 +194,14 @@ def load_questions(ids: str | None, limit: int | None) -> list[dict[str, Any]]:
 def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Every question in order on one event loop (the core's HTTP client belongs to the loop that first used
     it); the report is rewritten after each question, so an interrupted run keeps what it measured."""
-    questions = load_questions(args.ids, args.limit)
+    questions = load_questions(args.ids, args.limit, args.set)
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(data_dir=Path(data_dir), local_model=args.model, model_dir=MODEL_DIR)
         runtime = Runtime(settings)
         try:
-            db = Path(runtime.datasources.resolve(SAMPLE_DB_NAME).db_path)
-            if args.examples:
-                register_bundled_examples(runtime.examples, SAMPLE_DB_NAME)
+            databases = {q["db"]: Path(runtime.datasources.resolve(q["db"]).db_path) for q in questions}
+            for name in databases if args.examples else ():
+                register_bundled_examples(runtime.examples, name)
             started = time.perf_counter()
             runtime.llm.endpoint()  # load the model before the clock of the first question starts
             report = {
@@ -204,23 +211,30 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
                 "load_s": round(time.perf_counter() - started, 2),
                 "results": [],
             }
-            asyncio.run(_run_all(runtime, db, questions, args.max_tokens, report, out))
+            asyncio.run(_run_all(runtime, databases, questions, args.max_tokens, report, out))
         finally:
             runtime.close()
     return report
 
 
 async def _run_all(
-    runtime: Runtime, db: Path, questions: list[dict[str, Any]], max_tokens: int, report: dict[str, Any], out: Path
+    runtime: Runtime,
+    databases: dict[str, Path],
+    questions: list[dict[str, Any]],
+    max_tokens: int,
+    report: dict[str, Any],
+    out: Path,
 ) -> None:
     for index, q in enumerate(questions):
+        db = databases[q["db"]]
         gold, error = execute(db, q["gold_sql"])
         if gold is None:
             raise SystemExit(f"gold SQL of {q['id']} fails: {error}")
-        answer = await ask(runtime, q["question"], max_tokens)
+        answer = await ask(runtime, q["question"], max_tokens, q["db"])
         first, final, repaired = predictions(answer.pop("content"), answer.pop("chart_sql"))
         record = {
             "id": q["id"],
+            "db": q["db"],
             "level": q["level"],
             "order_matters": q["order_matters"],
             "question": q["question"],
@@ -306,7 +320,8 @@ def main() -> None:
     parser.add_argument("--ids", default=None, help="comma-separated question ids, e.g. e01,m03")
     parser.add_argument("--model", default="qwen2.5-coder-1.5b", choices=["qwen2.5-coder-1.5b", "smollm2-135m"])
     parser.add_argument("--max-tokens", type=int, default=512)
-    parser.add_argument("--examples", action="store_true", help="teach the sample database its bundled pairs first")
+    parser.add_argument("--examples", action="store_true", help="teach the sample databases their bundled pairs first")
+    parser.add_argument("--set", default="sales", choices=["sales", "logistics", "all"], help="which questions")
     parser.add_argument("--out", default=None, help="JSON results file (default: /tmp/text2sql-<time>.json)")
     args = parser.parse_args()
     out = Path(args.out or f"/tmp/text2sql-{time.strftime('%Y%m%d-%H%M%S')}.json")

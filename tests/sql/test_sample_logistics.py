@@ -4,6 +4,7 @@ registered read-only beside `sample_sales`, and the benchmark questions' gold SQ
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -381,3 +382,11 @@ def test_benchmark_gold_sql_answers_as_documented(conn: sqlite3.Connection, item
     assert len(rows) == count and any(value is not None for value in rows[0])
     if answer is not None:
         assert str(rows[0][0]) == answer
+
+
+def test_the_benchmark_json_holds_the_documented_questions(conn: sqlite3.Connection) -> None:
+    questions = json.loads((ROOT / "benchmarks" / "text2sql_logistics.json").read_text())
+    documented = re.findall(r"### ([EMH]\d\d)\. (.+)", QUESTIONS.read_text())
+    assert [(q["id"][1:].upper(), q["question"]) for q in questions] == [(n, t.strip()) for n, t in documented]
+    assert {q["db"] for q in questions} == {LOGISTICS_DB_NAME}
+    assert all(conn.execute(q["gold_sql"]).fetchall() for q in questions)  # every gold query answers something

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from dbgpt_tools.apps.models import DATASOURCE_TYPES, KNOWLEDGE_TYPES, App, AppIn, AppPage, AppUpdate
 from dbgpt_tools.chat.models import ChatMode
 from dbgpt_tools.errors import Conflict, NotFound, validated
-from dbgpt_tools.store.lookup import check_page
+from dbgpt_tools.store.lookup import check_page, refuse_taken_name
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import AppRow
 
@@ -138,9 +138,8 @@ def _code_from(name: str) -> str:
 
 
 def _refuse_taken_name(session: Any, name: str, own_code: str | None) -> None:
-    other = session.scalar(select(AppRow.app_code).where(func.lower(AppRow.app_name) == name.lower()))
-    if other is not None and other != own_code:
-        raise Conflict(f"app {name!r} already exists (names are compared whatever their case)", field="app_name")
+    taken = Conflict(f"app {name!r} already exists (names are compared whatever their case)", field="app_name")
+    refuse_taken_name(session, AppRow.app_code, AppRow.app_name, name, own_code, taken)
 
 
 def _stored(session: Any, code: str) -> AppRow:

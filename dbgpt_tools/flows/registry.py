@@ -22,7 +22,7 @@ from dbgpt_tools.flows.models import Flow, FlowDataIn, FlowIn, FlowList, FlowPag
 from dbgpt_tools.flows.operators import OPERATORS
 from dbgpt_tools.flows.render import flow_data
 from dbgpt_tools.knowledge.models import aware
-from dbgpt_tools.store.lookup import check_page
+from dbgpt_tools.store.lookup import check_page, refuse_taken_name
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import FlowRow
 
@@ -152,10 +152,10 @@ class FlowRegistry:
         return _flow(fields, graph, None, created, updated, editable=True)
 
     def _refuse_taken_name(self, session: Any, name: str, own_uid: str | None) -> None:
-        builtin = any(flow.name.lower() == name.lower() for flow in BUILTIN_FLOWS.values())
-        other = session.scalar(select(FlowRow.uid).where(func.lower(FlowRow.name) == name.lower()))
-        if builtin or (other is not None and other != own_uid):
-            raise Conflict(f"flow {name!r} already exists (names are compared whatever their case)", field="name")
+        taken = Conflict(f"flow {name!r} already exists (names are compared whatever their case)", field="name")
+        if any(flow.name.lower() == name.lower() for flow in BUILTIN_FLOWS.values()):
+            raise taken
+        refuse_taken_name(session, FlowRow.uid, FlowRow.name, name, own_uid, taken)
 
 
 _COLUMNS = ("uid", "name", "label", "description", "flow_category", "source", "source_url", "user_name", "sys_code")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dbgpt_tools.errors import Conflict, NotFound, validated
 from dbgpt_tools.knowledge.models import Page, Space, SpaceIn, SpaceUpdate
-from dbgpt_tools.store.lookup import as_id, check_page, find
+from dbgpt_tools.store.lookup import as_id, check_page, find, refuse_taken_name
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import DocumentRow, SpaceRow
 
@@ -115,9 +115,7 @@ def _document_count(session: Session, space_id: int) -> int:
 
 
 def _refuse_taken_name(session: Session, name: str, own_id: int | None) -> None:
-    other = session.scalar(select(SpaceRow.id).where(func.lower(SpaceRow.name) == name.lower()))
-    if other is not None and other != own_id:
-        raise _name_taken(name)
+    refuse_taken_name(session, SpaceRow.id, SpaceRow.name, name, own_id, _name_taken(name))
 
 
 def _name_taken(name: str) -> Conflict:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from dbgpt_tools.sql.datasource_models import MASK, Datasource, DatasourceIn, Da
 from dbgpt_tools.sql.engine_cache import EngineCache
 from dbgpt_tools.sql.engine_config import FILE_TYPES
 from dbgpt_tools.sql.locations import connect_address, database_file
-from dbgpt_tools.store.lookup import as_id, find
+from dbgpt_tools.store.lookup import as_id, find, refuse_taken_name
 from dbgpt_tools.store.metadata import MetadataStore
 from dbgpt_tools.store.models import DatasourceRow, SqlExampleRow
 
@@ -146,9 +146,7 @@ def _password_needed() -> InvalidInput:
 
 
 def _refuse_taken_name(session: Session, name: str, own_id: int | None) -> None:
-    other = session.scalar(select(DatasourceRow.id).where(func.lower(DatasourceRow.db_name) == name.lower()))
-    if other is not None and other != own_id:
-        raise _name_taken(name)
+    refuse_taken_name(session, DatasourceRow.id, DatasourceRow.db_name, name, own_id, _name_taken(name))
 
 
 def _name_taken(name: str) -> Conflict:

@@ -1,5 +1,6 @@
 """Finding stored objects: by the reference a caller gives, an id (an int, or ASCII digits) or a name (exact, then
-whatever its case). Names are never all digits, so the two cannot be confused; and by page."""
+whatever its case). Names are never all digits, so the two cannot be confused; names taken whatever their case; and
+by page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from dbgpt_tools.errors import InvalidInput
+from dbgpt_tools.errors import Conflict, InvalidInput
 from dbgpt_tools.json_types import MAX_ID
 
 T = TypeVar("T")
@@ -34,6 +35,20 @@ def find(session: Session, model: type[T], name: InstrumentedAttribute[Any], ref
         return session.get(model, key) if 1 <= key <= MAX_ID else None
     exact = session.scalar(select(model).where(name == reference))
     return exact or session.scalar(select(model).where(func.lower(name) == str(reference).lower()))
+
+
+def refuse_taken_name(
+    session: Session,
+    key: InstrumentedAttribute[Any],
+    name: InstrumentedAttribute[Any],
+    value: str,
+    own: object,
+    taken: Conflict,
+) -> None:
+    """Raise `taken` when a row other than `own` (its `key`) has the name `value`, whatever its case."""
+    other = session.scalar(select(key).where(func.lower(name) == value.lower()))
+    if other is not None and other != own:
+        raise taken
 
 
 def check_page(page: int, page_size: int) -> None:

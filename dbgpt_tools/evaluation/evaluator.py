@@ -46,10 +46,13 @@ class Evaluator:
         return metrics
 
     async def evaluate(
-        self, request: EvaluationRequest, rows: list[DatasetRow], progress: RowProgress | None = None
+        self,
+        request: EvaluationRequest,
+        metrics: list[Metric],
+        rows: list[DatasetRow],
+        progress: RowProgress | None = None,
     ) -> EvaluationReport:
-        """Every row's metric results and the aggregate."""
-        metrics = await asyncio.to_thread(self.metrics, request)
+        """Every row's results for `metrics` (as `metrics(request)` checked them) and the aggregate."""
         judges = Judges(self._knowledge.embedder, self._llm, request.context.prompt)
         results: list[list[MetricResult]] = []
         for done, row in enumerate(rows):

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dbgpt_tools.errors import Conflict, DbgptError
 from dbgpt_tools.evaluation.datasets import DatasetStore
 from dbgpt_tools.evaluation.evaluator import Evaluator
+from dbgpt_tools.evaluation.metrics import Metric
 from dbgpt_tools.evaluation.models import DatasetRow, EvaluationReport, EvaluationRequest, EvaluationRun
 from dbgpt_tools.evaluation.runs import RunStore
 
@@ -33,14 +34,14 @@ class EvaluationService:
 
     async def run(self, request: EvaluationRequest, progress: Progress | None = None) -> EvaluationReport:
         """Run an evaluation to the end (the caller's cancellation cancels the run); its report, with its run id."""
-        run_id, rows = await self._begin(request)
-        report = await self._execute(run_id, request, rows, progress)
+        run_id, metrics, rows = await self._begin(request)
+        report = await self._execute(run_id, request, metrics, rows, progress)
         return report.model_copy(update={"run_id": run_id})
 
     async def start(self, request: EvaluationRequest) -> EvaluationRun:
         """Start an evaluation in the background (this process); the run, RUNNING."""
-        run_id, rows = await self._begin(request)
-        task = asyncio.create_task(self._background_run(run_id, request, rows))
+        run_id, metrics, rows = await self._begin(request)
+        task = asyncio.create_task(self._background_run(run_id, request, metrics, rows))
         self._background[run_id] = task
         task.add_done_callback(lambda _: self._background.pop(run_id, None))
         return await asyncio.to_thread(self.runs.get, run_id)
@@ -55,11 +56,12 @@ class EvaluationService:
             run = await asyncio.to_thread(self.runs.get, run_id)
         return run
 
-    async def _begin(self, request: EvaluationRequest) -> tuple[int, list[DatasetRow]]:
+    async def _begin(self, request: EvaluationRequest) -> tuple[int, list[Metric], list[DatasetRow]]:
+        """The checked request's run id, metrics and rows (its scene looked up once)."""
         rows = await asyncio.to_thread(self._rows, request)
         metrics = await asyncio.to_thread(self.evaluator.metrics, request)
         run_id = await asyncio.to_thread(self.runs.start, request, [metric.name for metric in metrics], len(rows))
-        return run_id, rows
+        return run_id, metrics, rows
 
     def _rows(self, request: EvaluationRequest) -> list[DatasetRow]:
         if request.datasets:
@@ -68,7 +70,12 @@ class EvaluationService:
         return self.datasets.rows(request.datasets_name)
 
     async def _execute(
-        self, run_id: int, request: EvaluationRequest, rows: list[DatasetRow], progress: Progress | None
+        self,
+        run_id: int,
+        request: EvaluationRequest,
+        metrics: list[Metric],
+        rows: list[DatasetRow],
+        progress: Progress | None,
     ) -> EvaluationReport:
         async def recorded(done: int, total: int) -> None:
             if await asyncio.to_thread(self.runs.progress, run_id, done):
@@ -77,7 +84,7 @@ class EvaluationService:
                 await progress(done, total)
 
         try:
-            report = await self.evaluator.evaluate(request, rows, recorded)
+            report = await self.evaluator.evaluate(request, metrics, rows, recorded)
         except Cancelled as stop:
             await asyncio.to_thread(self.runs.fail, run_id, stop.message, "CANCELLED")
             raise
@@ -93,9 +100,11 @@ class EvaluationService:
         await asyncio.to_thread(self.runs.finish, run_id, report)
         return report
 
-    async def _background_run(self, run_id: int, request: EvaluationRequest, rows: list[DatasetRow]) -> None:
+    async def _background_run(
+        self, run_id: int, request: EvaluationRequest, metrics: list[Metric], rows: list[DatasetRow]
+    ) -> None:
         try:
-            await self._execute(run_id, request, rows, None)
+            await self._execute(run_id, request, metrics, rows, None)
         except DbgptError:
             return  # recorded on the run
         except Exception:

@@ -50,7 +50,8 @@ class FeedbackService:
         info = await asyncio.to_thread(self._conversations.info, feedback.conv_uid)
         if info is None:
             raise NotFound(f"no conversation with conv_uid {feedback.conv_uid!r}", field="conv_uid")
-        messages = await asyncio.to_thread(self._conversations.history, feedback.conv_uid, MAX_MESSAGES)
+        # turns are stored as (question, answer) pairs: the last 2 * answer messages hold the one asked about
+        messages = await asyncio.to_thread(self._conversations.history, feedback.conv_uid, 2 * feedback.answer)
         answers = [index for index, message in enumerate(messages) if message.role == "assistant"]
         if feedback.answer > len(answers):
             raise NotFound(f"the conversation has {len(answers)} answers, not {feedback.answer}", field="answer")

@@ -97,7 +97,12 @@ async def test_an_answer_marked_correct_becomes_a_pair(api: httpx.AsyncClient, r
     learnt = data(await api.post(feedback, json={"correct": True}))["example"]
     assert learnt["question"] == "How many customers do we have?" and learnt["source"] == "feedback"
     assert learnt["sql"] == "SELECT COUNT(*) AS n FROM customers"
-    assert (await api.post(feedback, json={"correct": True, "answer": 2})).status_code == 404  # only one answer
+    missing = await api.post(feedback, json={"correct": True, "answer": 2})
+    assert missing.status_code == 404 and "has 1 answers, not 2" in missing.json()["err_msg"]
+    follow_up = {**ask, "messages": "And how many in France?", "conv_uid": answer["id"]}
+    assert (await api.post("/api/v2/chat/completions", json=follow_up)).status_code == 200
+    earlier = data(await api.post(feedback, json={"correct": True, "answer": 2}))["example"]
+    assert earlier["question"] == "How many customers do we have?"  # counted back from the latest
     chat = (await api.post("/api/v2/chat/completions", json={"model": "x", "messages": "Hi"})).json()
     refused = await api.post(f"/api/v2/serve/conversations/{chat['id']}/feedback", json={"correct": True})
     assert refused.status_code == 409 and "ran no query" in refused.json()["err_msg"]

@@ -31,6 +31,7 @@ from dbgpt_tools.sql.results import QueryResult, json_rows, json_value
 from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS
 from dbgpt_tools.sql.schema_context import schema_context
 from dbgpt_tools.sql.schema_models import SchemaInfo
+from dbgpt_tools.store.models import DatasourceRow
 
 _BARE = re.compile(r"\b(SELECT|WITH)\b.*", re.DOTALL | re.IGNORECASE)
 _SAID_COLUMNS = 4  # a one-row answer with at most this many columns is said in the text
@@ -93,10 +94,9 @@ class DataChat:
             raise InvalidInput("chat_data needs chat_param: the db_name of a datasource", field="chat_param")
         await asyncio.to_thread(self._registry.resolve, request.chat_param)
 
-    async def system_prompt(self, name: str, question: str) -> tuple[str, SchemaInfo]:
+    async def system_prompt(self, row: DatasourceRow, question: str) -> tuple[str, SchemaInfo]:
         """The system prompt for a question on a datasource (the whole schema when it fits the budget, so the
         prompt is the same for every question and the model's prompt cache is reused), and the schema."""
-        row = await asyncio.to_thread(self._registry.resolve, name)
         schema = await asyncio.to_thread(self._schemas.schema, row)
         system = DATA_SYSTEM.format(
             dialect=SUPPORTED_DIALECTS[row.db_type],
@@ -109,14 +109,15 @@ class DataChat:
     async def warm_up(self, llm: LLM, name: str) -> None:
         """Have the model read a datasource's system prompt once, so the first question is answered from its
         prompt cache (on a CPU the first read of a ~1.5k-token schema takes tens of seconds)."""
-        system, _ = await self.system_prompt(name, "")
+        row = await asyncio.to_thread(self._registry.resolve, name)
+        system, _ = await self.system_prompt(row, "")
         async for _ in llm.astream(with_system(system, [], "-"), max_tokens=1):
             pass
 
     async def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
         name = turn.request.chat_param or ""
-        system, schema = await self.system_prompt(name, turn.question)
         row = await asyncio.to_thread(self._registry.resolve, name)
+        system, schema = await self.system_prompt(row, turn.question)
         shown = await asyncio.to_thread(self._examples.similar, row.id, turn.question)
         examples = [
             message

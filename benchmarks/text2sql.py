@@ -1,9 +1,11 @@
 """Execution accuracy and latency of `chat_data` with the embedded model on the text-to-SQL dev set.
 
-One command: `python -m benchmarks.text2sql [--set sales|logistics|all] [--limit N] [--ids e01,e02] [--examples]
-[--model qwen2.5-coder-1.5b]` (`--set`: sales = benchmarks/text2sql_dev.json, the 42 questions prompts were tuned
-on; logistics = benchmarks/text2sql_logistics.json, 30 questions on sample_logistics; `--examples`: the bundled
-question-SQL pairs are registered first, so the most similar go into each prompt).
+One command: `python -m benchmarks.text2sql [--set dev|test|sales|logistics|all] [--limit N] [--ids e01,e02]
+[--examples] [--candidates N] [--join-paths] [--model qwen2.5-coder-1.5b]` (`--set`: sales =
+benchmarks/text2sql_dev.json, the 42 questions prompts were tuned on; logistics = benchmarks/text2sql_logistics.json,
+30 questions on sample_logistics; dev = both; test = benchmarks/text2sql_test.json, the frozen test split, 40
+questions over both databases never used for tuning; `--examples`: the bundled question-SQL pairs are registered
+first, so the most similar go into each prompt; `--candidates`/`--join-paths`: those settings for the run).
 
 Each question goes, on its database (`db`, sample_sales unless it says), through
 `runtime.chat.complete(chat_mode="chat_data")` at temperature 0. The answer text gives two predictions: the first
@@ -41,10 +43,18 @@ from dbgpt_tools.sql.bundled_examples import register_bundled_examples
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
 
 DEV_SET = ROOT / "benchmarks" / "text2sql_dev.json"
-QUESTION_SETS = {"sales": DEV_SET, "logistics": ROOT / "benchmarks" / "text2sql_logistics.json"}
-"""The question sets: sample_sales' dev set (used while tuning prompts) and sample_logistics' 30 questions."""
+QUESTION_SETS = {
+    "sales": DEV_SET,
+    "logistics": ROOT / "benchmarks" / "text2sql_logistics.json",
+    "test": ROOT / "benchmarks" / "text2sql_test.json",
+}
+"""The question sets: the dev sets (sample_sales' 42 questions, sample_logistics' 30), used while tuning prompts,
+and the frozen test split (40 questions over both databases, written once and never used for tuning)."""
+SET_CHOICES = {"sales": ("sales",), "logistics": ("logistics",), "dev": ("sales", "logistics"), "test": ("test",)}
+SET_CHOICES["all"] = (*SET_CHOICES["dev"], "test")
 MODEL_DIR = Path(os.environ.get("DBGPT_MODEL_DIR", Path.home() / ".cache" / "dbgpt-tools" / "models"))
 REPAIR_MARK = "; correcting it."
+CHECK_MARK = "\n\nChecking it against"
 LEVELS = ("easy", "medium", "hard")
 _MAX_PERMUTED_COLUMNS = 6
 
@@ -135,7 +145,7 @@ def judge(db: Path, gold: list[tuple[Any, ...]], sql: str | None, ordered: bool)
 
 def predictions(content: str, final_sql: str | None) -> tuple[str | None, str | None, bool]:
     """(first attempt's SQL, final SQL, whether a repair round ran) from a chat_data answer."""
-    text = content
+    text = content.split(CHECK_MARK, 1)[0]  # the other candidates' text follows
     repaired = REPAIR_MARK in text
     first_part = text.split(REPAIR_MARK, 1)[0]
     first = extract_sql(first_part.split("\n\nThe query failed", 1)[0])
@@ -167,6 +177,7 @@ async def ask(runtime: Runtime, question: str, max_tokens: int, database: str) -
     answer = data_answer(result)
     return {
         "content": result.content,
+        "checked": CHECK_MARK in result.content,
         "chart_sql": answer.sql,
         "wall_s": round(wall, 3),
         "ttft_s": round(first_token[0], 3) if first_token else None,
@@ -177,7 +188,7 @@ async def ask(runtime: Runtime, question: str, max_tokens: int, database: str) -
 
 def load_questions(ids: str | None, limit: int | None, question_set: str = "sales") -> list[dict[str, Any]]:
     """The chosen set's questions, each with the database it is asked on (`db`, sample_sales by default)."""
-    files = [path for name, path in QUESTION_SETS.items() if question_set in (name, "all")]
+    files = [QUESTION_SETS[name] for name in SET_CHOICES[question_set]]
     questions: list[dict[str, Any]] = [
         {"db": SAMPLE_DB_NAME, **question} for path in files for question in json.loads(path.read_text())
     ]
@@ -196,7 +207,13 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     it); the report is rewritten after each question, so an interrupted run keeps what it measured."""
     questions = load_questions(args.ids, args.limit, args.set)
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(data_dir=Path(data_dir), local_model=args.model, model_dir=MODEL_DIR)
+        settings = Settings(
+            data_dir=Path(data_dir),
+            local_model=args.model,
+            model_dir=MODEL_DIR,
+            sql_candidates=args.candidates,
+            sql_join_paths=args.join_paths,
+        )
         runtime = Runtime(settings)
         try:
             databases = {q["db"]: Path(runtime.datasources.resolve(q["db"]).db_path) for q in questions}
@@ -208,6 +225,8 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
                 "machine": machine(),
                 "model": args.model,
                 "bundled_examples": bool(args.examples),
+                "candidates": args.candidates,
+                "join_paths": args.join_paths,
                 "load_s": round(time.perf_counter() - started, 2),
                 "results": [],
             }
@@ -269,6 +288,10 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
 
+def _p95(values: list[float]) -> float | None:
+    return round(statistics.quantiles(values, n=20, method="inclusive")[-1], 2) if len(values) > 1 else None
+
+
 def summary(report: dict[str, Any]) -> dict[str, Any]:
     results = report["results"]
     out: dict[str, Any] = {}
@@ -284,6 +307,8 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
             "repairs": sum(r["repaired"] for r in rows),
             "wall_p50_s": _median([r["wall_s"] for r in rows]),
             "wall_warm_p50_s": _median([r["wall_s"] for r in warm]),
+            "wall_warm_p95_s": _p95([r["wall_s"] for r in warm]),
+            "checked": sum(r.get("checked", False) for r in rows),
             "ttft_warm_p50_s": _median([r["ttft_s"] for r in warm if r["ttft_s"] is not None]),
             "completion_tokens_p50": _median([r["completion_tokens"] for r in rows]),
         }
@@ -297,15 +322,18 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
 def print_summary(report: dict[str, Any]) -> None:
     s = report["summary"]
     print(f"\nmachine: {report['machine']}; model {report['model']}, loaded in {report['load_s']} s")
-    header = f"{'level':7} {'n':>3} {'no repair':>9} {'w/ repair':>9} {'repairs':>7} {'wall p50':>8} "
-    print(header + f"{'warm wall p50':>13} {'warm ttft p50':>13} {'tokens p50':>10}")
+    print(f"examples {report['bundled_examples']}, candidates {report['candidates']}, join paths ", end="")
+    print(report["join_paths"])
+    header = f"{'level':7} {'n':>3} {'no repair':>9} {'w/ repair':>9} {'repairs':>7} {'checked':>7} {'wall p50':>8} "
+    print(header + f"{'warm wall p50':>13} {'warm wall p95':>13} {'warm ttft p50':>13} {'tokens p50':>10}")
     for level in (*LEVELS, "all"):
         if level not in s:
             continue
         x = s[level]
         print(
             f"{level:7} {x['n']:3d} {x['acc_no_repair']:9.1%} {x['acc_with_repair']:9.1%} {x['repairs']:7d} "
-            f"{x['wall_p50_s'] or 0:7.2f}s {x['wall_warm_p50_s'] or 0:12.2f}s {x['ttft_warm_p50_s'] or 0:12.2f}s "
+            f"{x['checked']:7d} {x['wall_p50_s'] or 0:7.2f}s {x['wall_warm_p50_s'] or 0:12.2f}s "
+            f"{x['wall_warm_p95_s'] or 0:12.2f}s {x['ttft_warm_p50_s'] or 0:12.2f}s "
             f"{x['completion_tokens_p50'] or 0:10.0f}"
         )
     if "first_question" in s:
@@ -321,7 +349,9 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-1.5b", choices=["qwen2.5-coder-1.5b", "smollm2-135m"])
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--examples", action="store_true", help="teach the sample databases their bundled pairs first")
-    parser.add_argument("--set", default="sales", choices=["sales", "logistics", "all"], help="which questions")
+    parser.add_argument("--set", default="dev", choices=list(SET_CHOICES), help="which questions (dev: both dev sets)")
+    parser.add_argument("--candidates", type=int, default=1, help="DBGPT_SQL_CANDIDATES for the run (1: off)")
+    parser.add_argument("--join-paths", action="store_true", help="DBGPT_SQL_JOIN_PATHS on for the run")
     parser.add_argument("--out", default=None, help="JSON results file (default: /tmp/text2sql-<time>.json)")
     args = parser.parse_args()
     out = Path(args.out or f"/tmp/text2sql-{time.strftime('%Y%m%d-%H%M%S')}.json")

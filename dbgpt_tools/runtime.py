@@ -73,8 +73,7 @@ class Runtime:
             self.sql,
             self.schemas,
             self.examples,
-            self.settings.sql_temperature,
-            self.settings.sql_join_paths,
+            self.settings,
         )
         self.apps = AppRegistry(self.store)
         modes: dict[ChatMode, ModeHandler] = {

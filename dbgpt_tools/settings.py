@@ -65,6 +65,14 @@ class Settings(BaseSettings):
         description="Give chat_data's model the foreign-key join path between the tables a question names (a line "
         "after the question). Off until the text-to-SQL benchmark shows it pays.",
     )
+    sql_candidates: int = Field(
+        default=3,
+        ge=1,
+        le=5,
+        description="Queries chat_data's model writes for a question that is not a simple one-table read: the "
+        "first, then one more (sampled at 0.7); when their results differ, the rest, run in parallel, and the "
+        "result most of them agree on wins. 1 turns candidates off.",
+    )
     history_messages: int = Field(
         default=20, ge=0, description="Earlier messages of a conversation sent to the model with a new turn."
     )

@@ -39,7 +39,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings on a fresh data dir, the small local model, and one API key (`test-key`)."""
+    """Settings on a fresh data dir, the small local model, and one API key (`test-key`); chat_data writes one
+    query per question (a scripted model's replies are then one per query; tests of candidates ask for more)."""
     return Settings(
         data_dir=tmp_path / "data",
         model_dir=MODEL_DIR,
@@ -48,6 +49,7 @@ def settings(tmp_path: Path) -> Settings:
         local_ctx=4096,
         sample_db=False,
         sample_space=False,
+        sql_candidates=1,
     )
 
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from dbgpt_tools.chat.models import ChatChunk, ChatMessage, ChatRequest, QueryArtifact, Usage
 from dbgpt_tools.chat.modes.base import TurnContext
 from dbgpt_tools.chat.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS, with_system
 from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
 from dbgpt_tools.llm.client import LLM
+from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.agreement import is_simple, majority, result_key
 from dbgpt_tools.sql.errors import QueryTimeout
 from dbgpt_tools.sql.examples import ExampleStore
 from dbgpt_tools.sql.executor import SqlExecutor
@@ -34,6 +37,8 @@ from dbgpt_tools.sql.schema_models import SchemaInfo
 from dbgpt_tools.store.models import DatasourceRow
 
 _BARE = re.compile(r"\b(SELECT|WITH)\b.*", re.DOTALL | re.IGNORECASE)
+CANDIDATE_TEMPERATURE = 0.7
+"""Temperature of the candidate queries after the first, so that they differ from it."""
 _SAID_COLUMNS = 4  # a one-row answer with at most this many columns is said in the text
 _MISSING_COLUMN = re.compile(
     r"(?:no such column|unknown column)[:\s]+['\"`]?([\w.]+)|column ['\"]?([\w.]+)['\"]? does not exist",
@@ -79,15 +84,15 @@ class DataChat:
         executor: SqlExecutor,
         schemas: SchemaCache,
         examples: ExampleStore,
-        sql_temperature: float = 0.0,
-        join_paths: bool = False,
+        settings: Settings,
     ) -> None:
         self._registry = registry
         self._executor = executor
         self._schemas = schemas
         self._examples = examples
-        self._sql_temperature = sql_temperature
-        self._join_paths = join_paths
+        self._sql_temperature = settings.sql_temperature
+        self._join_paths = settings.sql_join_paths
+        self._candidates = settings.sql_candidates
 
     async def check(self, request: ChatRequest) -> None:
         if not request.chat_param:
@@ -130,41 +135,141 @@ class DataChat:
         hint = join_hint(schema, turn.question) if self._join_paths else None
         question = f"{turn.question}\n{hint}" if hint else turn.question
         messages = with_system(system, [*examples, *turn.history], question)
-        usage = Usage()
-        for attempt in range(2):
-            parts: list[str] = []
-            async for chunk in turn.stream_llm(messages, self._sql_temperature):  # the slot is held while it writes
-                if chunk.delta:
-                    parts.append(chunk.delta)
-                    yield ChatChunk(delta=chunk.delta)
-                if chunk.usage:
-                    usage += chunk.usage
-            text = "".join(parts)
-            sql = extract_sql(text)
-            if sql is None:
-                yield ChatChunk(delta="\n\nI could not write a query for that question.")
-                break
-            try:
-                result = await self._executor.arun_sql(name, sql)
-            except (Forbidden, QueryTimeout) as refusal:  # a refusal is final: no repair round
-                yield ChatChunk(delta=f"\n\nThe query was not run: {refusal.message}")
-                break
-            except DbgptError as error:
-                if attempt == 1:
-                    yield ChatChunk(delta=f"\n\nThe query failed again: {error.message}")
-                    break
-                yield ChatChunk(delta=f"\n\nThe query failed ({error.message}); correcting it.\n\n")
-                repair = DATA_REPAIR.format(error=error.message, hint=column_hint(schema, error.message))
-                messages = [*messages, AIMessage(content=text), HumanMessage(content=repair)]
-                continue
+        writing = _Writing(turn, self._executor, name, schema, messages)
+        first = _Candidate()
+        async for chunk in writing.first(first, self._sql_temperature):
+            yield chunk
+        if first.refused is None and self._candidates > 1 and not (first.result and is_simple(first.sql, row.db_type)):
+            async for chunk in writing.more(first, self._candidates):
+                yield chunk
+        chosen = writing.chosen
+        if chosen is not None and chosen.result is not None:
+            result = chosen.result
             cut = result.truncation()
             truncated = f" (more exist: {cut})" if cut else ""
             summary = DATA_RESULT.format(rows=rows_said(result), truncated=truncated)
             yield ChatChunk(delta=f"\n\n{summary}")
-            describe = outside_fences(text) or summary
+            describe = outside_fences(first.text) or summary
             yield ChatChunk(artifact=QueryArtifact(result=result, chart_type=chart_type(result), describe=describe))
-            break
-        yield ChatChunk(finish_reason="stop", usage=usage)
+        yield ChatChunk(finish_reason="stop", usage=writing.usage)
+
+
+@dataclass
+class _Candidate:
+    """One query the model wrote: its answer text, the SQL in it, and its result or why it has none."""
+
+    text: str = ""
+    sql: str = ""
+    result: QueryResult | None = None
+    error: str | None = None
+    refused: str | None = None  # the safety gate or the time limit said no: final, not repaired
+
+
+class _Writing:
+    """The candidate queries of one chat_data turn. The first is streamed as the model writes it, run, and repaired
+    once in view. The others are written quietly (sampled, so they differ), run in parallel, and repaired once
+    when they fail; the result most candidates agree on wins. Every query goes through the executor, so through
+    the safety gate."""
+
+    def __init__(
+        self, turn: TurnContext, executor: SqlExecutor, name: str, schema: SchemaInfo, messages: list[BaseMessage]
+    ) -> None:
+        self._turn = turn
+        self._executor = executor
+        self._name = name
+        self._schema = schema
+        self._messages = messages
+        self.usage = Usage()
+        self.chosen: _Candidate | None = None
+
+    async def _write(self, messages: list[BaseMessage], temperature: float | None) -> AsyncIterator[str]:
+        async for chunk in self._turn.stream_llm(messages, temperature):  # the slot is held while it writes
+            if chunk.delta:
+                yield chunk.delta
+            if chunk.usage:
+                self.usage += chunk.usage
+
+    async def _run(self, candidate: _Candidate) -> None:
+        try:
+            candidate.result = await self._executor.arun_sql(self._name, candidate.sql)
+        except (Forbidden, QueryTimeout) as refusal:  # a refusal is final: no repair round
+            candidate.refused = refusal.message
+        except DbgptError as error:
+            candidate.error = error.message
+
+    def _repair(self, candidate: _Candidate, messages: list[BaseMessage]) -> list[BaseMessage]:
+        error = candidate.error or ""
+        repair = DATA_REPAIR.format(error=error, hint=column_hint(self._schema, error))
+        return [*messages, AIMessage(content=candidate.text), HumanMessage(content=repair)]
+
+    async def first(self, candidate: _Candidate, temperature: float | None) -> AsyncIterator[ChatChunk]:
+        """The first candidate, streamed, with its one repair round in view."""
+        messages = self._messages
+        for attempt in range(2):
+            parts: list[str] = []
+            async for delta in self._write(messages, temperature):
+                parts.append(delta)
+                yield ChatChunk(delta=delta)
+            candidate.text = "".join(parts)
+            sql = extract_sql(candidate.text)
+            if sql is None:
+                yield ChatChunk(delta="\n\nI could not write a query for that question.")
+                return
+            candidate.sql, candidate.error = sql, None
+            await self._run(candidate)
+            if candidate.refused is not None:
+                yield ChatChunk(delta=f"\n\nThe query was not run: {candidate.refused}")
+                return
+            if candidate.result is not None:
+                self.chosen = candidate
+                return
+            if attempt == 1:
+                yield ChatChunk(delta=f"\n\nThe query failed again: {candidate.error}")
+                return
+            yield ChatChunk(delta=f"\n\nThe query failed ({candidate.error}); correcting it.\n\n")
+            messages = self._repair(candidate, messages)
+
+    async def _quiet(self, candidate: _Candidate, messages: list[BaseMessage]) -> None:
+        candidate.text = "".join([delta async for delta in self._write(messages, CANDIDATE_TEMPERATURE)])
+        candidate.sql, candidate.error = extract_sql(candidate.text) or "", None
+        if not candidate.sql:
+            candidate.error = "no query"
+
+    async def _repaired(self, candidate: _Candidate) -> None:
+        await self._quiet(candidate, self._repair(candidate, self._messages))
+        if candidate.sql:
+            await self._run(candidate)
+
+    async def more(self, first: _Candidate, count: int) -> AsyncIterator[ChatChunk]:
+        """Candidates 2..`count`: none after the second when it agrees with the first; then the majority."""
+        yield ChatChunk(delta="\n\nChecking it against other queries the model writes...")
+        second = _Candidate()
+        await self._quiet(second, self._messages)
+        if second.sql:
+            await self._run(second)
+        if second.error and second.error != "no query":
+            await self._repaired(second)
+        candidates = [first, second]
+        if not (first.result and second.result and result_key(first.result) == result_key(second.result)):
+            rest = [_Candidate() for _ in range(count - 2)]
+            running = []
+            for candidate in rest:  # written one after another (one model slot), run while the next is written
+                await self._quiet(candidate, self._messages)
+                if candidate.sql:
+                    running.append(asyncio.create_task(self._run(candidate)))
+            await asyncio.gather(*running)
+            for candidate in rest:
+                if candidate.error and candidate.error != "no query":
+                    await self._repaired(candidate)
+            candidates += rest
+        picked = majority([candidate.result for candidate in candidates])
+        if picked is None:
+            yield ChatChunk(delta=f"\n\nNone of the {len(candidates)} queries the model wrote ran.")
+            return
+        index, votes = picked
+        self.chosen = candidates[index]
+        said = f"\n\n{votes} of {len(candidates)} queries the model wrote agree on the result"
+        yield ChatChunk(delta=f"{said}." if index == 0 else f"{said} of this one:\n```sql\n{self.chosen.sql}\n```")
 
 
 TABLE, LINE, PIE, SCATTER = "response_table", "response_line_chart", "response_pie_chart", "response_scatter_chart"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from langchain_core.language_models import BaseChatModel
@@ -29,6 +30,7 @@ from dbgpt_tools.knowledge.embeddings import Embedder
 from dbgpt_tools.knowledge.sample_space import register_sample_space
 from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.llm.client import LLM
+from dbgpt_tools.llm.read_ahead import ReadAhead
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.bundled_examples import BUNDLED_EXAMPLES, register_bundled_examples
 from dbgpt_tools.sql.connection_test import ConnectionTester
@@ -68,12 +70,14 @@ class Runtime:
         self.schemas = SchemaCache(self.datasources, self.engines)
         self.knowledge = KnowledgeService(self.settings, self.store, embedder)
         self.examples = ExampleStore(self.store, self.datasources, self.sql, self.knowledge.embedder)
+        self.read_ahead = ReadAhead(self.llm) if self.settings.read_ahead else None
         self.data_chat = DataChat(
             self.datasources,
             self.sql,
             self.schemas,
             self.examples,
             self.settings,
+            self.read_ahead,
         )
         self.apps = AppRegistry(self.store)
         modes: dict[ChatMode, ModeHandler] = {
@@ -127,20 +131,23 @@ class Runtime:
         self.knowledge.start()
 
     async def warm_up(self) -> None:
-        """Load the model and let it read the sample database's chat_data prompt, ahead of the first question.
+        """Load the model, then have it read the bundled databases' chat_data prompts in the background (when
+        read-ahead is on), ahead of the first question.
 
         Failures are logged, never raised: warming up is an optimisation.
         """
-        if not self.settings.sample_db:
-            return
         try:
-            await self.data_chat.warm_up(self.llm, SAMPLE_DB_NAME)
-            log.info("model warmed up")
+            await asyncio.to_thread(self.llm.endpoint)
+            for name in (SAMPLE_DB_NAME, LOGISTICS_DB_NAME) if self.settings.sample_db else ():
+                await self.data_chat.prepare(name)
+            log.info("model loaded")
         except Exception:
             log.warning("warm-up failed; the first question will load the model", exc_info=True)
 
     def close(self) -> None:
         """Release connections and stop the local model."""
+        if self.read_ahead is not None:
+            self.read_ahead.close()
         self.llm.close()
         self.knowledge.close()
         self.sql.close()

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         "first, then one more (sampled at 0.7); when their results differ, the rest, run in parallel, and the "
         "result most of them agree on wins. 1 turns candidates off.",
     )
+    sql_read_ahead: bool | None = Field(
+        default=None,
+        description="Have the model read each datasource's chat_data prompt in the background (at start-up, when a "
+        "datasource is registered or changed, or its schema changes), yielding to any request; until it is read, "
+        "questions get a compact schema. Default: on for the local model (whose CPU reads a prompt at ~40 tokens/s), "
+        "off for an endpoint.",
+    )
     history_messages: int = Field(
         default=20, ge=0, description="Earlier messages of a conversation sent to the model with a new turn."
     )
@@ -197,6 +204,11 @@ class Settings(BaseSettings):
     def allowed_document_roots(self) -> list[Path]:
         """Directories a document path may resolve into."""
         return [root.expanduser().resolve() for root in self.document_roots]
+
+    @property
+    def read_ahead(self) -> bool:
+        """Whether chat_data's prompts are read ahead (`sql_read_ahead`, by default on for the local model)."""
+        return self.sql_read_ahead if self.sql_read_ahead is not None else self.llm_backend == "local"
 
     @property
     def max_parallel(self) -> int:

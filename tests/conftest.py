@@ -40,7 +40,8 @@ def anyio_backend() -> str:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings on a fresh data dir, the small local model, and one API key (`test-key`); chat_data writes one
-    query per question (a scripted model's replies are then one per query; tests of candidates ask for more)."""
+    query per question and reads no prompt ahead (a scripted model's replies are then one per query, in order; the
+    tests of candidates and read-ahead turn them on)."""
     return Settings(
         data_dir=tmp_path / "data",
         model_dir=MODEL_DIR,
@@ -50,6 +51,7 @@ def settings(tmp_path: Path) -> Settings:
         sample_db=False,
         sample_space=False,
         sql_candidates=1,
+        sql_read_ahead=False,
     )
 
 

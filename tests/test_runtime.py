@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from dbgpt_tools.llm.local_model import ModelUnavailable
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
@@ -35,8 +36,15 @@ def test_the_sample_database_is_registered_once_and_a_user_registration_wins(set
 
 
 @pytest.mark.anyio
-async def test_a_failing_warm_up_is_logged_not_raised(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_warm_up_is_logged_not_raised(
+    settings: Settings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runtime = Runtime(settings.model_copy(update={"sample_db": True}), chat_model=BrokenStreamModel.replying())
+
+    def unavailable() -> None:
+        raise ModelUnavailable("model package 'x' is not installed")
+
+    monkeypatch.setattr(runtime.llm, "endpoint", unavailable)
     try:
         with caplog.at_level(logging.WARNING):
             await runtime.warm_up()

@@ -19,6 +19,9 @@ class ConcurrencyGate:
         self.max_waiting = max_waiting
         self._semaphore = asyncio.Semaphore(max_active)
         self._admitted = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._busy = asyncio.Event()
 
     @property
     def admitted(self) -> int:
@@ -36,10 +39,23 @@ class ConcurrencyGate:
         """Take a place in line (raises `Busy` when the line is full)."""
         self.check()
         self._admitted += 1
+        self._idle.clear()
+        self._busy.set()
         return Admission(self)
 
     def _leave(self) -> None:
         self._admitted -= 1
+        if self._admitted == 0:
+            self._busy.clear()
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Wait until no turn is admitted (background work then has the model to itself)."""
+        await self._idle.wait()
+
+    async def wait_busy(self) -> None:
+        """Wait until a turn is admitted (background work then gives the model back)."""
+        await self._busy.wait()
 
 
 class Admission:

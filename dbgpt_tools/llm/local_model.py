@@ -21,6 +21,10 @@ from dbgpt_tools.settings import LocalModelName, Settings
 log = logging.getLogger(__name__)
 
 _CHUNK = 8 * 1024 * 1024
+PROMPT_BATCH = 128
+"""Prompt tokens llama.cpp reads per step. It notices a dropped request only between steps, so a prompt read ahead
+in the background gives the model back to a question within one step (~3 s on two CPU cores) instead of after the
+whole prompt (2048 tokens by default: tens of seconds)."""
 
 
 class ModelUnavailable(DbgptError):
@@ -174,6 +178,7 @@ class LocalLlamaServer:
         params.model_alias = {settings.local_model}
         params.n_ctx = settings.local_ctx
         params.n_parallel = settings.max_parallel
+        params.n_batch = params.n_ubatch = PROMPT_BATCH  # a request that is dropped stops after this many tokens
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # any free port
         params.api_keys = [secrets.token_urlsafe(24)]
@@ -190,7 +195,12 @@ class LocalLlamaServer:
         return Endpoint(base_url=f"{address}/v1", api_key=params.api_keys[0])
 
     def close(self) -> None:
-        """Stop the server (it is started again on next use)."""
+        """Stop the server (it is started again on next use). xllamacpp stops it when the object is released, after
+        the requests it is answering end; a request whose client is this thread's event loop (a prompt read ahead)
+        ends only once that loop runs again, so the release happens in a thread of its own."""
         with self._lock:
-            self._server = None  # xllamacpp stops the server when the object is released
+            held = [self._server] if self._server is not None else []
+            self._server = None
             self._endpoint = None
+        if held:
+            threading.Thread(target=held.clear, name="local-model-stop", daemon=True).start()

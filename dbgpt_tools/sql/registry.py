@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -40,6 +40,18 @@ class DatasourceRegistry:
         self._settings = settings
         self._store = store
         self._engines = engines
+        self._listeners: list[Callable[[DatasourceRow], None]] = []
+
+    def add_listener(self, listener: Callable[[DatasourceRow], None]) -> None:
+        """Call `listener` with each datasource registered or changed, after it is stored (in the caller's thread)."""
+        self._listeners.append(listener)
+
+    def _saved(self, row: DatasourceRow) -> None:
+        for listener in self._listeners:
+            try:
+                listener(row)
+            except Exception:  # a listener's failure does not undo the save
+                log.warning("a datasource listener failed", exc_info=True)
 
     def create(self, data: DatasourceIn | Mapping[str, Any]) -> Datasource:
         """Register a datasource. Duplicate `db_name` (whatever its case): Conflict."""
@@ -53,6 +65,7 @@ class DatasourceRegistry:
         except IntegrityError:
             raise _name_taken(request.db_name) from None
         log.info("datasource %s (%s) created, id %s", row.db_name, row.db_type, row.id)
+        self._saved(row)
         return Datasource.from_row(row)
 
     def update(self, data: DatasourceIn | Mapping[str, Any]) -> Datasource:
@@ -76,6 +89,7 @@ class DatasourceRegistry:
         except IntegrityError:
             raise _name_taken(request.db_name) from None
         log.info("datasource %s (id %s) updated", row.db_name, row.id)
+        self._saved(row)
         return Datasource.from_row(row)
 
     def delete(self, id: int | str) -> Datasource:

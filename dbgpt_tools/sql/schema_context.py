@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from dbgpt_tools.sql.schema_models import ColumnInfo, SchemaInfo, TableInfo
-from dbgpt_tools.sql.schema_text import render_columns, render_table
+from dbgpt_tools.sql.schema_text import render_columns, render_overview, render_table
 
 CHARS_PER_TOKEN = 3.5
 """BPE tokenizers (Llama, Qwen, GPT) spend about one token per 3.5-4 characters of SQL and English."""
@@ -266,6 +266,23 @@ def _footer(omitted: list[str], room: int) -> str:
     if count == 0:
         return head
     return head + ": " + ", ".join(omitted[:count]) + (", …" if count < len(omitted) else "")
+
+
+def whole_schema(schema: SchemaInfo, max_tokens: int) -> str | None:
+    """Every table in full detail, in schema order, when that fits in `max_tokens` (else None)."""
+    text = _SEP.join(render_table(table, dialect=schema.dialect) for table in schema.tables)
+    return text if estimate_tokens(text) <= max_tokens else None
+
+
+def schema_overview(schema: SchemaInfo, max_tokens: int) -> str | None:
+    """Every table on one line with its columns, keys and references (no types, comments or samples), in schema
+    order, when that fits in `max_tokens` (else None): the same for every question, unlike a ranked schema."""
+    lines = [render_overview(table, dialect=schema.dialect) for table in schema.tables]
+    text = OVERVIEW_HEAD + _SEP.join(lines)
+    return text if estimate_tokens(text) <= max_tokens else None
+
+
+OVERVIEW_HEAD = "-- Every table: name(columns); PK = primary key, -> = references\n"
 
 
 def schema_context(schema: SchemaInfo, question: str | None, *, max_tokens: int = 1500) -> str:

@@ -81,6 +81,22 @@ def render_columns(
     return "\n".join(lines)
 
 
+def render_overview(table: TableInfo, *, dialect: str | None = None) -> str:
+    """One line naming `table` and its columns, with keys and references but no types, comments or samples."""
+    q = _preparer(dialect).quote
+    single_fk = {fk.columns[0]: fk for fk in table.foreign_keys if len(fk.columns) == 1}
+    items = []
+    for col in table.columns:
+        text = q(col.name)
+        if col.primary_key:
+            text += " PK"
+        fk = single_fk.get(col.name)
+        if fk is not None:
+            text += f" -> {_ref(fk, q)}"
+        items.append(text)
+    return f"{q(table.name)}({', '.join(items)})"
+
+
 def _ref(fk: ForeignKeyInfo, quote: Any) -> str:
     ref_table = ".".join(quote(part) for part in fk.ref_table.split(".", 1))
     return f"{ref_table}({', '.join(quote(c) for c in fk.ref_columns)})"

@@ -235,18 +235,6 @@ async def test_real_qwen_model_answers_a_simple_question(tmp_path: Path) -> None
     assert list(artifact.result.rows[0]) == [expected]
 
 
-async def test_warm_up_reads_the_same_system_prompt_the_questions_get(make) -> None:
-    runtime, model = make("x", sql_reply("SELECT 1"), sql_reply("SELECT 2"))
-    app = create_app(runtime, warm_up=True)
-    async with app.router.lifespan_context(app):
-        await app.state.warming  # the warm-up task the server started
-    await runtime.chat.complete(ask("How many customers are there?"))
-    await runtime.chat.complete(ask("Which products were discontinued in 2023?"))
-    warm, first, second = (model.texts(i)[0] for i in range(3))
-    assert "CREATE TABLE customers" in warm
-    assert warm == first == second  # one stable prefix: the model's prompt cache serves every question
-
-
 async def test_the_model_slot_is_free_while_the_query_runs(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """With one slot, a chat_normal answer streams to its end while a chat_data turn's SQL is still running."""
     model = ScriptedChatModel.replying(sql_reply("SELECT COUNT(*) AS n FROM customers"), "Hello from chat_normal")

@@ -18,9 +18,18 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from dbgpt_tools.chat.models import ChatChunk, ChatMessage, ChatRequest, QueryArtifact, Usage
 from dbgpt_tools.chat.modes.base import TurnContext
-from dbgpt_tools.chat.prompts import DATA_COLUMN_HINT, DATA_REPAIR, DATA_RESULT, DATA_SYSTEM, DIALECT_HINTS, with_system
+from dbgpt_tools.chat.prompts import (
+    DATA_COLUMN_HINT,
+    DATA_DETAILS,
+    DATA_GUIDE,
+    DATA_REPAIR,
+    DATA_RESULT,
+    DATA_SYSTEM,
+    DIALECT_HINTS,
+    with_system,
+)
 from dbgpt_tools.errors import DbgptError, Forbidden, InvalidInput
-from dbgpt_tools.llm.client import LLM
+from dbgpt_tools.llm.read_ahead import ReadAhead
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.agreement import is_simple, majority, result_key
 from dbgpt_tools.sql.errors import QueryTimeout
@@ -32,11 +41,18 @@ from dbgpt_tools.sql.join_paths import join_hint
 from dbgpt_tools.sql.registry import DatasourceRegistry
 from dbgpt_tools.sql.results import QueryResult, json_rows, json_value
 from dbgpt_tools.sql.safety import SUPPORTED_DIALECTS
-from dbgpt_tools.sql.schema_context import schema_context
+from dbgpt_tools.sql.schema_context import schema_context, schema_overview, whole_schema
 from dbgpt_tools.sql.schema_models import SchemaInfo
 from dbgpt_tools.store.models import DatasourceRow
 
 _BARE = re.compile(r"\b(SELECT|WITH)\b.*", re.DOTALL | re.IGNORECASE)
+SCHEMA_TOKENS = 1500
+"""Budget of the schema in the system prompt (the whole schema, or an overview of every table)."""
+DETAIL_TOKENS = 400
+"""Budget of the detailed tables a question gets after an overview (read for every question: kept small)."""
+COLD_SCHEMA_TOKENS = 300
+"""Budget of the ranked schema a question gets while the model has not read the stable prompt yet (a cold model on
+two CPU cores reads about 40 tokens a second)."""
 CANDIDATE_TEMPERATURE = 0.7
 """Temperature of the candidate queries after the first, so that they differ from it."""
 _SAID_COLUMNS = 4  # a one-row answer with at most this many columns is said in the text
@@ -85,6 +101,7 @@ class DataChat:
         schemas: SchemaCache,
         examples: ExampleStore,
         settings: Settings,
+        read_ahead: ReadAhead | None = None,
     ) -> None:
         self._registry = registry
         self._executor = executor
@@ -93,36 +110,89 @@ class DataChat:
         self._sql_temperature = settings.sql_temperature
         self._join_paths = settings.sql_join_paths
         self._candidates = settings.sql_candidates
+        self._read_ahead = read_ahead
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._preparing: set[asyncio.Task[asyncio.Task[None] | None]] = set()
+        registry.add_listener(self._on_saved)
 
     async def check(self, request: ChatRequest) -> None:
         if not request.chat_param:
             raise InvalidInput("chat_data needs chat_param: the db_name of a datasource", field="chat_param")
         await asyncio.to_thread(self._registry.resolve, request.chat_param)
 
-    async def system_prompt(self, row: DatasourceRow, question: str) -> tuple[str, SchemaInfo]:
-        """The system prompt for a question on a datasource (the whole schema when it fits the budget, so the
-        prompt is the same for every question and the model's prompt cache is reused), and the schema."""
-        schema = await asyncio.to_thread(self._schemas.schema, row)
-        system = DATA_SYSTEM.format(
+    def _system(self, row: DatasourceRow, schema_text: str) -> str:
+        return DATA_SYSTEM.format(
             dialect=SUPPORTED_DIALECTS[row.db_type],
             db_name=row.db_name,
             hints=DIALECT_HINTS.get(row.db_type, ""),
-            schema=schema_context(schema, question),
+            guide=DATA_GUIDE,
+            schema=schema_text,
         )
-        return system, schema
 
-    async def warm_up(self, llm: LLM, name: str) -> None:
-        """Have the model read a datasource's system prompt once, so the first question is answered from its
-        prompt cache (on a CPU the first read of a ~1.5k-token schema takes tens of seconds)."""
+    async def prompt(self, row: DatasourceRow, question: str) -> _Prompt:
+        """The prompt parts for a question on a datasource.
+
+        The system prompt is the same for every question when it can be (so the model's prompt cache serves
+        them all): the whole schema when it fits the budget, else an overview of every table with the tables the
+        question most likely needs detailed after it, in the question's message. A schema whose overview does not
+        fit either gets the tables ranked for each question. While the model has not read a stable system prompt
+        yet (read-ahead on), the question gets a compact ranked schema a cold model reads in seconds, and the
+        stable prompt is read in the background."""
+        schema = await asyncio.to_thread(self._schemas.schema, row)
+        prompt = self._stable_prompt(row, schema)
+        if prompt is None:
+            return _Prompt(self._system(row, schema_context(schema, question, max_tokens=SCHEMA_TOKENS)), schema)
+        if self._read_ahead is not None and not self._read_ahead.is_read(prompt.read_ahead()):
+            self._read_ahead.schedule(prompt.read_ahead())
+            return _Prompt(self._system(row, schema_context(schema, question, max_tokens=COLD_SCHEMA_TOKENS)), schema)
+        if prompt.overview:
+            prompt.details = schema_context(schema, question, max_tokens=DETAIL_TOKENS)
+        return prompt
+
+    def _stable_prompt(self, row: DatasourceRow, schema: SchemaInfo) -> _Prompt | None:
+        """The system prompt every question on the datasource can share: the whole schema, else an overview of every
+        table; None when neither fits the budget."""
+        whole = whole_schema(schema, SCHEMA_TOKENS)
+        if whole is not None:
+            return _Prompt(self._system(row, whole), schema)
+        overview = schema_overview(schema, SCHEMA_TOKENS)
+        return _Prompt(self._system(row, overview), schema, overview=True) if overview is not None else None
+
+    async def prepare(self, name: str) -> asyncio.Task[None] | None:
+        """Have the model read a datasource's stable system prompt in the background (when read-ahead is on and
+        the prompt is stable): the task reading it, None when there is nothing to read."""
+        self._loop = asyncio.get_running_loop()
+        if self._read_ahead is None:
+            return None
         row = await asyncio.to_thread(self._registry.resolve, name)
-        system, _ = await self.system_prompt(row, "")
-        async for _ in llm.astream(with_system(system, [], "-"), max_tokens=1):
-            pass
+        schema = await asyncio.to_thread(self._schemas.schema, row)
+        prompt = self._stable_prompt(row, schema)
+        return self._read_ahead.schedule(prompt.read_ahead()) if prompt is not None else None
+
+    def _on_saved(self, row: DatasourceRow) -> None:
+        """A datasource was registered or changed (in any thread): prepare its prompt on the loop of the turns."""
+        loop = self._loop
+        if self._read_ahead is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._prepare_soon, row.db_name)
+
+    def _prepare_soon(self, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.prepare(name))
+        self._preparing.add(task)
+        task.add_done_callback(self._preparing.discard)
+
+    async def settled(self) -> None:
+        """Wait until the preparations started so far have ended (the prompts are read, or reading failed)."""
+        while self._preparing:
+            await asyncio.gather(*self._preparing, return_exceptions=True)
+        if self._read_ahead is not None:
+            await self._read_ahead.settled()
 
     async def answer(self, turn: TurnContext) -> AsyncIterator[ChatChunk]:
+        self._loop = asyncio.get_running_loop()
         name = turn.request.chat_param or ""
         row = await asyncio.to_thread(self._registry.resolve, name)
-        system, schema = await self.system_prompt(row, turn.question)
+        prompt = await self.prompt(row, turn.question)
+        schema = prompt.schema
         shown = await asyncio.to_thread(self._examples.similar, row.id, turn.question)
         examples = [
             message
@@ -134,7 +204,9 @@ class DataChat:
         ]  # after the system prompt, so the schema's prompt cache still serves every question
         hint = join_hint(schema, turn.question) if self._join_paths else None
         question = f"{turn.question}\n{hint}" if hint else turn.question
-        messages = with_system(system, [*examples, *turn.history], question)
+        if prompt.details:
+            question = DATA_DETAILS.format(details=prompt.details, question=question)
+        messages = with_system(prompt.system, [*examples, *turn.history], question)
         writing = _Writing(turn, self._executor, name, schema, messages)
         first = _Candidate()
         async for chunk in writing.first(first, self._sql_temperature):
@@ -152,6 +224,21 @@ class DataChat:
             describe = outside_fences(first.text) or summary
             yield ChatChunk(artifact=QueryArtifact(result=result, chart_type=chart_type(result), describe=describe))
         yield ChatChunk(finish_reason="stop", usage=writing.usage)
+
+
+@dataclass
+class _Prompt:
+    """A question's system prompt, the schema behind it, whether the system prompt shows an overview of the tables
+    only, and then the detail of the tables the question likely needs (sent with the question)."""
+
+    system: str
+    schema: SchemaInfo
+    overview: bool = False
+    details: str | None = None
+
+    def read_ahead(self) -> list[BaseMessage]:
+        """What the model reads ahead: the system prompt (the prefix every question's prompt starts with)."""
+        return with_system(self.system, [], "-")
 
 
 @dataclass

@@ -1,0 +1,98 @@
+"""Prompts read into the local model's prompt cache while it serves nobody.
+
+On two CPU cores the embedded model reads a prompt at about 40 tokens a second, so a 1.5k-token schema prompt
+costs ~35 s the first time and almost nothing after: llama.cpp reuses a cached common prefix (across its slots too,
+through its RAM prompt cache). A read-ahead waits until no turn is admitted at the model's gate, has the model read
+the prompt (one generated token), and is cancelled as soon as a turn is admitted; it then waits for the next idle
+moment and goes on from what was read (llama.cpp keeps what it read, one batch at a time). What has been read is
+known per process, like the model server's cache itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+
+from langchain_core.messages import BaseMessage
+
+from dbgpt_tools.llm.client import LLM
+
+log = logging.getLogger(__name__)
+
+
+def prompt_key(messages: list[BaseMessage]) -> str:
+    """A digest of a prompt's messages (role and text)."""
+    digest = hashlib.sha256()
+    for message in messages:
+        digest.update(f"{message.type}\0{message.content}\0".encode())
+    return digest.hexdigest()
+
+
+class ReadAhead:
+    """Prompts read, or being read, into the model's prompt cache."""
+
+    def __init__(self, llm: LLM) -> None:
+        self._llm = llm
+        self._read: set[str] = set()
+        self._reading: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
+
+    def is_read(self, messages: list[BaseMessage]) -> bool:
+        """Whether the model has read these messages (their common prefix with a new question costs nothing)."""
+        return prompt_key(messages) in self._read
+
+    def schedule(self, messages: list[BaseMessage]) -> asyncio.Task[None] | None:
+        """Read `messages` when the model is idle (on the running loop); the task already reading them, if any.
+        None when they are read."""
+        key = prompt_key(messages)
+        if key in self._read or self._closed:
+            return None
+        task = self._reading.get(key)
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._read_when_idle(key, messages))
+            self._reading[key] = task
+            task.add_done_callback(lambda _: self._reading.pop(key, None))
+        return task
+
+    async def _read_when_idle(self, key: str, messages: list[BaseMessage]) -> None:
+        gate = self._llm.gate
+        while True:
+            await gate.wait_idle()
+            if self._closed:
+                return
+            reading = asyncio.ensure_future(self._read_once(messages))
+            busy = asyncio.ensure_future(gate.wait_busy())
+            try:
+                await asyncio.wait({reading, busy}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                busy.cancel()
+                if not reading.done():
+                    reading.cancel()  # a turn came: give the model back, go on from what was read later
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reading
+            if reading.cancelled():
+                continue
+            if reading.exception() is not None:
+                log.warning("reading a prompt ahead failed: %s", reading.exception())
+                return
+            self._read.add(key)
+            return
+
+    async def settled(self) -> None:
+        """Wait until every prompt being read has been read (or its reading failed)."""
+        while self._reading:
+            await asyncio.gather(*list(self._reading.values()), return_exceptions=True)
+
+    def close(self) -> None:
+        """Stop reading (from any thread): the tasks still reading are cancelled on their loop."""
+        self._closed = True
+        for task in list(self._reading.values()):
+            loop = task.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(task.cancel)
+
+    async def _read_once(self, messages: list[BaseMessage]) -> None:
+        async for _ in self._llm.astream(messages, temperature=0, max_tokens=1):
+            pass

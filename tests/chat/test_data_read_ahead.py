@@ -1,0 +1,147 @@
+"""chat_data's prompts: the same system prompt for every question (the whole schema, or an overview of every table
+with the likely tables detailed after it), read into the model's cache in the background while it serves nobody,
+yielding to any turn; until it is read, questions get a compact ranked schema."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk
+from pydantic import Field
+
+from dbgpt_tools.chat.models import ChatMode, ChatRequest
+from dbgpt_tools.runtime import Runtime
+from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_NAME
+from dbgpt_tools.sql.schema_context import OVERVIEW_HEAD
+from server.app import create_app
+from tests.chat.test_data_mode import ask, sql_reply
+from tests.scripted import ScriptedChatModel
+
+pytestmark = pytest.mark.anyio
+COUNT = sql_reply("SELECT COUNT(*) FROM customers")
+
+
+class StallsFirst(ScriptedChatModel):
+    """Its first request (the read-ahead) writes one token, then stalls until cancelled; later ones are scripted."""
+
+    stalled: asyncio.Event = Field(default_factory=asyncio.Event)
+    cancelled: asyncio.Event = Field(default_factory=asyncio.Event)
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        if self.stalled.is_set():
+            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                yield chunk
+            return
+        self.calls.append(list(messages))
+        yield ChatGenerationChunk(message=AIMessageChunk(content="-"))
+        self.stalled.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+
+@pytest.fixture
+def make(settings: Settings) -> Iterator[Callable[..., Runtime]]:
+    made: list[Runtime] = []
+
+    def factory(model: ScriptedChatModel, read_ahead: bool = True) -> Runtime:
+        update = {"sample_db": True, "sql_read_ahead": read_ahead}
+        runtime = Runtime(settings.model_copy(update=update), chat_model=model)
+        made.append(runtime)
+        return runtime
+
+    yield factory
+    for runtime in made:
+        runtime.close()
+
+
+def system_of(model: ScriptedChatModel, call: int) -> str:
+    return model.texts(call)[0]
+
+
+async def test_the_read_ahead_yields_to_a_question_then_goes_on(make) -> None:
+    model = StallsFirst.replying(COUNT, "-", COUNT)
+    runtime = make(model)
+    reading = await runtime.data_chat.prepare("sample_sales")
+    assert reading is not None
+    await model.stalled.wait()  # the model is reading the stable prompt
+    cold = await runtime.chat.complete(ask("How many customers are there?"))
+    assert model.cancelled.is_set()  # the question took the model back
+    stable, compact = system_of(model, 0), system_of(model, 1)
+    assert "CREATE TABLE customers" in compact and len(compact) < len(stable)  # a compact ranked schema
+    assert cold.artifacts  # answered all the same
+    await reading  # then the reading went on when the model was idle again
+    assert system_of(model, 2) == stable
+    await runtime.chat.complete(ask("How many customers are there?"))
+    assert system_of(model, 3) == stable  # read: every question now starts with the cached prompt
+
+
+async def test_a_registered_datasource_is_read_ahead(make, tmp_path: Path) -> None:
+    model = ScriptedChatModel.replying("-", "-")
+    runtime = make(model)
+    await runtime.data_chat.prepare("sample_sales")  # the loop of the turns is known from here on
+    await runtime.data_chat.settled()
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE gadgets (gadget_id INTEGER PRIMARY KEY, label TEXT, price REAL)")
+    db_root = {"db_type": "sqlite", "db_name": "shop", "db_path": str(db)}
+    runtime.settings.db_roots.append(tmp_path)
+    await asyncio.to_thread(runtime.datasources.create, db_root)
+    await runtime.data_chat.settled()
+    assert len(model.calls) == 2 and "CREATE TABLE gadgets" in system_of(model, 1)
+
+
+async def test_warm_up_loads_the_model_and_reads_the_bundled_prompts(make) -> None:
+    model = ScriptedChatModel.replying("-", "-", COUNT)
+    runtime = make(model)
+    app = create_app(runtime, warm_up=True)
+    async with app.router.lifespan_context(app):
+        await app.state.warming  # the warm-up task the server started
+        await runtime.data_chat.settled()
+    sales, logistics = system_of(model, 0), system_of(model, 1)
+    assert "CREATE TABLE customers" in sales and OVERVIEW_HEAD.strip() in logistics
+    await runtime.chat.complete(ask("How many customers are there?"))
+    assert system_of(model, 2) == sales
+
+
+async def test_a_failing_read_ahead_is_logged_and_the_question_still_answered(
+    make, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(ScriptedChatModel):
+        async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+            raise RuntimeError("model down")
+            yield  # pragma: no cover
+
+    runtime = make(Broken.replying())
+    reading = await runtime.data_chat.prepare("sample_sales")
+    assert reading is not None
+    await reading
+    assert "reading a prompt ahead failed" in caplog.text
+
+
+async def test_a_large_schema_gets_a_stable_overview_and_the_likely_tables_in_detail(make) -> None:
+    model = ScriptedChatModel.replying(*[sql_reply('SELECT COUNT(*) FROM "Driver"')] * 2)
+    runtime = make(model, read_ahead=False)
+    request = {"chat_mode": ChatMode.chat_data, "chat_param": LOGISTICS_DB_NAME}
+    await runtime.chat.complete(ChatRequest(messages="How many drivers are agency staff?", **request))
+    await runtime.chat.complete(ChatRequest(messages="Which depots are in Leeds?", **request))
+    first, second = system_of(model, 0), system_of(model, 1)
+    assert first == second and OVERVIEW_HEAD.strip() in first  # the same prefix for every question
+    tables = [row[0] for row in sqlite3.connect(runtime.datasources.resolve(LOGISTICS_DB_NAME).db_path).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+    )]  # fmt: skip
+    assert len(tables) >= 12 and all(f'"{table}"(' in first or f"{table}(" in first for table in tables)
+    question = model.texts(0)[-1]
+    assert "in detail" in question and 'CREATE TABLE "Driver"' in question
+    assert question.endswith("How many drivers are agency staff?")

@@ -71,7 +71,7 @@ def system_of(model: ScriptedChatModel, call: int) -> str:
 
 
 async def test_the_read_ahead_yields_to_a_question_then_goes_on(make) -> None:
-    model = StallsFirst.replying(COUNT, "-", COUNT)
+    model = StallsFirst(messages=iter([COUNT, "-", COUNT]))
     runtime = make(model)
     reading = await runtime.data_chat.prepare("sample_sales")
     assert reading is not None

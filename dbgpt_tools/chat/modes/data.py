@@ -2,6 +2,9 @@
 
 One LLM call writes the query (streamed as it is written); on an execution error one repair call sees the
 error and, for a missing column, the tables that have it. The model's slot is given back while the SQL runs.
+Unless the query is a simple one-table read, more candidate queries check it (`_Writing.more`). The system prompt
+is the same for every question on a datasource where it can be, and is read ahead into the model's cache
+(`DataChat.prompt`).
 The answer's text says what came back; the rows follow as a typed `QueryArtifact` with the DB-GPT chart type
 their shape suits (the REST face renders it as DB-GPT's chart-view markup).
 """

@@ -70,7 +70,10 @@ class Runtime:
         self.schemas = SchemaCache(self.datasources, self.engines)
         self.knowledge = KnowledgeService(self.settings, self.store, embedder)
         self.examples = ExampleStore(self.store, self.datasources, self.sql, self.knowledge.embedder)
-        self.read_ahead = ReadAhead(self.llm) if self.settings.read_ahead else None
+        reads_ahead = self.settings.sql_read_ahead
+        if reads_ahead is None:  # by default only the embedded model, whose CPU reads prompts slowly
+            reads_ahead = self.llm.caches_prompts
+        self.read_ahead = ReadAhead(self.llm) if reads_ahead else None
         self.data_chat = DataChat(
             self.datasources,
             self.sql,

@@ -206,11 +206,6 @@ class Settings(BaseSettings):
         return [root.expanduser().resolve() for root in self.document_roots]
 
     @property
-    def read_ahead(self) -> bool:
-        """Whether chat_data's prompts are read ahead (`sql_read_ahead`, by default on for the local model)."""
-        return self.sql_read_ahead if self.sql_read_ahead is not None else self.llm_backend == "local"
-
-    @property
     def max_parallel(self) -> int:
         """Requests the model serves at once: the setting, or the backend's default."""
         return self.llm_max_parallel or (2 if self.llm_backend == "local" else 256)

@@ -50,6 +50,11 @@ class LLM:
             return self._settings.local_model
         return self._settings.llm_model
 
+    @property
+    def caches_prompts(self) -> bool:
+        """Whether this is the embedded llama.cpp model, whose prompt cache is worth filling ahead of questions."""
+        return self._local is not None
+
     def endpoint(self) -> Endpoint:
         """The OpenAI-compatible endpoint; for the local backend this loads the model (blocking)."""
         settings = self._settings

@@ -166,8 +166,8 @@ class Settings(BaseSettings):
     )
     warm_up: bool = Field(
         default=True,
-        description="`dbgpt-tools serve` loads the model and its sample-database prompt at start-up, in the "
-        "background.",
+        description="`dbgpt-tools serve` loads the model before it listens, then (with read-ahead) has it read the "
+        "bundled databases' chat_data prompts in the background.",
     )
     sample_db: bool = Field(
         default=True,

@@ -120,12 +120,11 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = 
         async with mcp_server.session_manager.run():
             if owns_runtime:
                 await asyncio.to_thread(runtime.start_background)
-            app.state.warming = asyncio.create_task(runtime.warm_up()) if warm_up else None
+            if warm_up:  # the port opens once the model is loaded; its prompts are then read in the background
+                await runtime.warm_up()
             try:
                 yield
             finally:
-                if app.state.warming is not None:
-                    app.state.warming.cancel()
                 await runtime.evaluation.close()
                 if owns_runtime:
                     runtime.close()

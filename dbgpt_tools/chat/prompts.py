@@ -23,11 +23,14 @@ KNOWLEDGE_NOTHING = (
     "I found nothing about this in the knowledge space {space}, so I cannot answer it from its documents."
 )
 
-DATA_SYSTEM = """You are a {dialect} SQL expert working on the database {db_name}.
-Write ONE read-only {dialect} query that answers the user's question, using only the tables and columns below.
-Reply with the query in a ```sql code block and nothing else.{hints}
+DATA_SYSTEM = """You are a {dialect} SQL expert.
+Write ONE read-only {dialect} query that answers the user's question, using only the tables and columns of the
+database below. Reply with the query in a ```sql code block and nothing else.{hints}
 {guide}
+The database {db_name}:
 {schema}"""
+"""chat_data's system prompt: what does not depend on the database comes first, so the model's prompt cache serves
+that part for every database of a dialect (a database seen for the first time costs only its schema)."""
 
 DIALECT_HINTS = {
     "sqlite": (

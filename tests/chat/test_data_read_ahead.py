@@ -106,9 +106,8 @@ async def test_warm_up_loads_the_model_and_reads_the_bundled_prompts(make) -> No
     model = ScriptedChatModel.replying("-", "-", COUNT)
     runtime = make(model)
     app = create_app(runtime, warm_up=True)
-    async with app.router.lifespan_context(app):
-        await app.state.warming  # the warm-up task the server started
-        await runtime.data_chat.settled()
+    async with app.router.lifespan_context(app):  # the model is loaded before the server listens
+        await runtime.data_chat.settled()  # the prompts are read in the background
     sales, logistics = system_of(model, 0), system_of(model, 1)
     assert "CREATE TABLE customers" in sales and OVERVIEW_HEAD.strip() in logistics
     await runtime.chat.complete(ask("How many customers are there?"))

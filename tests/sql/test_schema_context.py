@@ -12,7 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from dbgpt_tools.sql.introspection import introspect
-from dbgpt_tools.sql.schema_context import estimate_tokens, rank_tables, schema_context
+from dbgpt_tools.sql.schema_context import (
+    OVERVIEW_HEAD,
+    estimate_tokens,
+    rank_tables,
+    schema_context,
+    schema_overview,
+    whole_schema,
+)
 from dbgpt_tools.sql.schema_models import (
     ColumnInfo,
     ForeignKeyInfo,
@@ -431,3 +438,16 @@ def test_introspect_and_context_of_200_tables_is_fast(business: tuple[sa.Engine,
     assert [table.name for table in schema.tables] == sorted(names)
     assert "pm_staffing" in context
     assert elapsed < 3.0, elapsed
+
+
+def test_the_overview_names_every_table_and_column_the_same_for_every_question(big_schema: SchemaInfo) -> None:
+    assert whole_schema(big_schema, 1500) is None  # too large in full
+    overview = schema_overview(big_schema, 10_000)
+    assert overview is not None and overview.startswith(OVERVIEW_HEAD)
+    lines = overview.removeprefix(OVERVIEW_HEAD).splitlines()
+    assert [line.split("(", 1)[0].strip('"') for line in lines] == [table.name for table in big_schema.tables]
+    for table, line in zip(big_schema.tables, lines, strict=True):
+        assert all(column.name in line for column in table.columns)
+        for fk in table.foreign_keys:
+            assert f"-> {fk.ref_table}" in line or f'-> "{fk.ref_table}"' in line
+    assert schema_overview(big_schema, estimate_tokens(overview) - 1) is None  # within its budget, or nothing

@@ -2,10 +2,11 @@
 
 On two CPU cores the embedded model reads a prompt at about 40 tokens a second, so a 1.5k-token schema prompt
 costs ~35 s the first time and almost nothing after: llama.cpp reuses a cached common prefix (across its slots too,
-through its RAM prompt cache). A read-ahead waits until no turn is admitted at the model's gate, has the model read
-the prompt (one generated token), and is cancelled as soon as a turn is admitted; it then waits for the next idle
-moment and goes on from what was read (llama.cpp keeps what it read, one batch at a time). What has been read is
-known per process, like the model server's cache itself.
+through its RAM prompt cache). A read-ahead waits until no turn is admitted at the model's gate, then has the model
+read the prompt in steps: the system prompt's first ~128 tokens, then a longer prefix, and so on (one generated
+token each; llama.cpp reuses the prefix it read), so a turn that comes, or a shutdown, waits for one step at most;
+a turn that comes cancels the step, and the reading goes on at the next idle moment. What has been read is known
+per process, like the model server's cache itself.
 """
 
 from __future__ import annotations
@@ -15,11 +16,29 @@ import contextlib
 import hashlib
 import logging
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, SystemMessage
 
 from dbgpt_tools.llm.client import LLM
 
 log = logging.getLogger(__name__)
+
+STEP_CHARS = 450
+"""Characters of system prompt one step adds (~128 tokens: about 3 s of a two-core CPU)."""
+
+
+def read_steps(messages: list[BaseMessage]) -> list[list[BaseMessage]]:
+    """The requests that read `messages` step by step: the system prompt cut after whole lines, longer each time,
+    then the messages themselves."""
+    first = messages[0] if messages else None
+    if not isinstance(first, SystemMessage) or not isinstance(first.content, str):
+        return [messages]
+    steps: list[list[BaseMessage]] = []
+    text = first.content
+    end = text.find("\n", STEP_CHARS)
+    while 0 <= end < len(text) - STEP_CHARS:
+        steps.append([SystemMessage(content=text[:end]), *messages[1:]])
+        end = text.find("\n", end + STEP_CHARS)
+    return [*steps, messages]
 
 
 def prompt_key(messages: list[BaseMessage]) -> str:
@@ -58,11 +77,12 @@ class ReadAhead:
 
     async def _read_when_idle(self, key: str, messages: list[BaseMessage]) -> None:
         gate = self._llm.gate
-        while True:
+        steps = read_steps(messages)
+        while steps:
             await gate.wait_idle()
             if self._closed:
                 return
-            reading = asyncio.ensure_future(self._read_once(messages))
+            reading = asyncio.ensure_future(self._read_once(steps[0]))
             busy = asyncio.ensure_future(gate.wait_busy())
             try:
                 await asyncio.wait({reading, busy}, return_when=asyncio.FIRST_COMPLETED)
@@ -77,8 +97,8 @@ class ReadAhead:
             if reading.exception() is not None:
                 log.warning("reading a prompt ahead failed: %s", reading.exception())
                 return
-            self._read.add(key)
-            return
+            steps.pop(0)
+        self._read.add(key)
 
     async def settled(self) -> None:
         """Wait until every prompt being read has been read (or its reading failed)."""

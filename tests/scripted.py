@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Self
 
 import httpx2
 import openai
@@ -25,7 +25,7 @@ class ScriptedChatModel(GenericFakeChatModel):
     model_name: str = "scripted"
 
     @classmethod
-    def replying(cls, *replies: str) -> ScriptedChatModel:
+    def replying(cls, *replies: str) -> Self:
         return cls(messages=iter(replies))
 
     def _generate(

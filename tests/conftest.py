@@ -39,9 +39,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings on a fresh data dir, the small local model, and one API key (`test-key`); chat_data writes one
-    query per question and reads no prompt ahead (a scripted model's replies are then one per query, in order; the
-    tests of candidates and read-ahead turn them on)."""
+    """Settings on a fresh data dir, the small local model, and one API key (`test-key`); chat_data reads no prompt
+    ahead (a scripted model's replies then answer the questions, in order; the read-ahead tests turn it on)."""
     return Settings(
         data_dir=tmp_path / "data",
         model_dir=MODEL_DIR,
@@ -50,7 +49,6 @@ def settings(tmp_path: Path) -> Settings:
         local_ctx=4096,
         sample_db=False,
         sample_space=False,
-        sql_candidates=1,
         sql_read_ahead=False,
     )
 

@@ -195,12 +195,8 @@ class LocalLlamaServer:
         return Endpoint(base_url=f"{address}/v1", api_key=params.api_keys[0])
 
     def close(self) -> None:
-        """Stop the server (it is started again on next use). xllamacpp stops it when the object is released, after
-        the requests it is answering end; a request whose client is this thread's event loop (a prompt read ahead)
-        ends only once that loop runs again, so the release happens in a thread of its own."""
+        """Stop the server (it is started again on next use). xllamacpp stops it when the object is released,
+        after the requests it is answering end: close the clients' requests first."""
         with self._lock:
-            held = [self._server] if self._server is not None else []
             self._server = None
             self._endpoint = None
-        if held:
-            threading.Thread(target=held.clear, name="local-model-stop", daemon=True).start()

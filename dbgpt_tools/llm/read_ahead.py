@@ -12,9 +12,11 @@ per process, like the model server's cache itself.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import logging
+import threading
 
 from langchain_core.messages import BaseMessage, SystemMessage
 
@@ -22,6 +24,7 @@ from dbgpt_tools.llm.client import LLM
 
 log = logging.getLogger(__name__)
 
+_CLOSE_WAIT_S = 10.0  # how long closing waits for a dropped step's request to end
 STEP_CHARS = 450
 """Characters of system prompt one step adds (~128 tokens: about 3 s of a two-core CPU)."""
 
@@ -57,6 +60,9 @@ class ReadAhead:
         self._read: set[str] = set()
         self._reading: dict[str, asyncio.Task[None]] = {}
         self._closed = False
+        self._lock = threading.Lock()
+        self._reader: asyncio.AbstractEventLoop | None = None
+        self._steps: list[tuple[concurrent.futures.Future[None], threading.Event]] = []
 
     def is_read(self, messages: list[BaseMessage]) -> bool:
         """Whether the model has read these messages (their common prefix with a new question costs nothing)."""
@@ -106,13 +112,46 @@ class ReadAhead:
             await asyncio.gather(*list(self._reading.values()), return_exceptions=True)
 
     def close(self) -> None:
-        """Stop reading (from any thread): the tasks still reading are cancelled on their loop."""
+        """Stop reading (from any thread, the turns' loop included) and wait until no step is left in flight: the
+        model server can then be released (xllamacpp's release waits for the requests it is answering, holding
+        the GIL, so a request whose client could not run would never end)."""
         self._closed = True
         for task in list(self._reading.values()):
             loop = task.get_loop()
             if not loop.is_closed():
                 loop.call_soon_threadsafe(task.cancel)
+        with self._lock:
+            steps = list(self._steps)
+        for future, _ in steps:
+            future.cancel()
+        for _, ended in steps:
+            ended.wait(_CLOSE_WAIT_S)
+
+    def _reader_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop, in a thread of its own, that the steps' requests run on (so they can be stopped from any
+        thread, even while the turns' loop is busy closing)."""
+        with self._lock:
+            if self._reader is None:
+                self._reader = asyncio.new_event_loop()
+                threading.Thread(target=self._reader.run_forever, name="read-ahead", daemon=True).start()
+            return self._reader
 
     async def _read_once(self, messages: list[BaseMessage]) -> None:
-        async for _ in self._llm.astream(messages, temperature=0, max_tokens=1):
-            pass
+        ended = threading.Event()
+        future = asyncio.run_coroutine_threadsafe(self._request(messages, ended), self._reader_loop())
+        entry = (future, ended)
+        with self._lock:
+            self._steps.append(entry)
+        try:
+            await asyncio.wrap_future(future)
+        finally:
+            future.cancel()  # a turn came (or a shutdown): the request is dropped on the reader's loop
+            with self._lock:
+                self._steps.remove(entry)
+
+    async def _request(self, messages: list[BaseMessage], ended: threading.Event) -> None:
+        try:
+            async for _ in self._llm.astream(messages, temperature=0, max_tokens=1):
+                pass
+        finally:
+            ended.set()

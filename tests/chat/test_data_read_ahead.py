@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,8 @@ class ReadsAhead(ScriptedChatModel):
 class StallsFirst(ReadsAhead):
     """Its first request (a read-ahead step) writes one token, then stalls until cancelled."""
 
-    stalled: asyncio.Event = Field(default_factory=asyncio.Event)
-    cancelled: asyncio.Event = Field(default_factory=asyncio.Event)
+    stalled: threading.Event = Field(default_factory=threading.Event)  # set on the read-ahead's own loop
+    cancelled: threading.Event = Field(default_factory=threading.Event)
 
     async def _astream(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
@@ -93,9 +94,9 @@ async def test_the_read_ahead_yields_to_a_question_then_goes_on(make) -> None:
     runtime = make(model)
     reading = await runtime.data_chat.prepare("sample_sales")
     assert reading is not None
-    await model.stalled.wait()  # the model is reading the stable prompt's first step
+    assert await asyncio.to_thread(model.stalled.wait, 60)  # the model is reading the stable prompt's first step
     cold = await runtime.chat.complete(ask("How many customers are there?"))
-    assert model.cancelled.is_set()  # the question took the model back
+    assert await asyncio.to_thread(model.cancelled.wait, 60)  # the question took the model back
     assert cold.artifacts  # and was answered, from a compact ranked schema
     await reading  # then the reading went on when the model was idle again
     steps = model.reads()

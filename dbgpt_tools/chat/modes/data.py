@@ -145,8 +145,9 @@ class DataChat:
         prompt = self._stable_prompt(row, schema)
         if prompt is None:
             return _Prompt(self._system(row, schema_context(schema, question, max_tokens=SCHEMA_TOKENS)), schema)
-        if self._read_ahead is not None and not self._read_ahead.is_read(prompt.read_ahead()):
-            self._read_ahead.schedule(prompt.read_ahead())
+        reading = prompt.read_ahead()
+        if self._read_ahead is not None and not self._read_ahead.is_read(reading):
+            self._read_ahead.schedule(reading)
             return _Prompt(self._system(row, schema_context(schema, question, max_tokens=COLD_SCHEMA_TOKENS)), schema)
         if prompt.overview:
             prompt.details = schema_context(schema, question, max_tokens=DETAIL_TOKENS)
@@ -320,37 +321,39 @@ class _Writing:
             messages = self._repair(candidate, messages)
 
     async def _quiet(self, candidate: _Candidate, messages: list[BaseMessage]) -> None:
+        """Write a candidate without showing it (its query is not run yet)."""
         candidate.text = "".join([delta async for delta in self._write(messages, CANDIDATE_TEMPERATURE)])
         candidate.sql, candidate.error = extract_sql(candidate.text) or "", None
         if not candidate.sql:
             candidate.error = "no query"
 
-    async def _repaired(self, candidate: _Candidate) -> None:
-        await self._quiet(candidate, self._repair(candidate, self._messages))
+    async def _run_written(self, candidate: _Candidate) -> None:
         if candidate.sql:
             await self._run(candidate)
+
+    async def _repair_failed(self, candidate: _Candidate) -> None:
+        """One repair round for a candidate whose query failed to run (an error, not a refusal)."""
+        if candidate.sql and candidate.error is not None:
+            await self._quiet(candidate, self._repair(candidate, self._messages))
+            await self._run_written(candidate)
 
     async def more(self, first: _Candidate, count: int) -> AsyncIterator[ChatChunk]:
         """Candidates 2..`count`: none after the second when it agrees with the first; then the majority."""
         yield ChatChunk(delta="\n\nChecking it against other queries the model writes...")
         second = _Candidate()
         await self._quiet(second, self._messages)
-        if second.sql:
-            await self._run(second)
-        if second.error and second.error != "no query":
-            await self._repaired(second)
+        await self._run_written(second)
+        await self._repair_failed(second)
         candidates = [first, second]
         if not (first.result and second.result and result_key(first.result) == result_key(second.result)):
             rest = [_Candidate() for _ in range(count - 2)]
             running = []
             for candidate in rest:  # written one after another (one model slot), run while the next is written
                 await self._quiet(candidate, self._messages)
-                if candidate.sql:
-                    running.append(asyncio.create_task(self._run(candidate)))
+                running.append(asyncio.create_task(self._run_written(candidate)))
             await asyncio.gather(*running)
             for candidate in rest:
-                if candidate.error and candidate.error != "no query":
-                    await self._repaired(candidate)
+                await self._repair_failed(candidate)
             candidates += rest
         picked = majority([candidate.result for candidate in candidates])
         if picked is None:

@@ -19,6 +19,7 @@ from pydantic import Field
 from dbgpt_tools.chat.models import ChatMode, ChatRequest
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.sql.examples import ExampleIn
 from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_NAME
 from dbgpt_tools.sql.schema_context import OVERVIEW_HEAD
 from server.app import create_app
@@ -26,7 +27,8 @@ from tests.chat.test_data_mode import ask, sql_reply
 from tests.scripted import ScriptedChatModel
 
 pytestmark = pytest.mark.anyio
-COUNT = sql_reply("SELECT COUNT(*) FROM customers")
+COUNT_SQL = "SELECT COUNT(*) FROM customers"
+COUNT = sql_reply(COUNT_SQL)
 
 
 class ReadsAhead(ScriptedChatModel):
@@ -42,9 +44,13 @@ class ReadsAhead(ScriptedChatModel):
         """The system prompts of the read-ahead steps, in order."""
         return [str(call[0].content) for call in self.calls if call[-1].content == "-"]
 
+    def questions(self) -> list[list[BaseMessage]]:
+        """The messages of the questions (not the read-ahead steps), in order."""
+        return [call for call in self.calls if call[-1].content != "-"]
+
     def asked(self) -> list[str]:
         """The system prompts of the questions, in order."""
-        return [str(call[0].content) for call in self.calls if call[-1].content != "-"]
+        return [str(call[0].content) for call in self.questions()]
 
 
 class StallsFirst(ReadsAhead):
@@ -92,6 +98,7 @@ def system_of(model: ScriptedChatModel, call: int) -> str:
 async def test_the_read_ahead_yields_to_a_question_then_goes_on(make) -> None:
     model = StallsFirst(messages=iter([COUNT, COUNT]))
     runtime = make(model)
+    await runtime.examples.add("sample_sales", ExampleIn(question="How many customers?", sql=COUNT_SQL))
     reading = await runtime.data_chat.prepare("sample_sales")
     assert reading is not None
     assert await asyncio.to_thread(model.stalled.wait, 60)  # the model is reading the stable prompt's first step
@@ -102,10 +109,13 @@ async def test_the_read_ahead_yields_to_a_question_then_goes_on(make) -> None:
     steps = model.reads()
     stable, compact = steps[-1], model.asked()[0]
     assert "CREATE TABLE customers" in compact and len(compact) < len(stable)
+    assert "Patterns:" in stable and "Patterns:" not in compact  # cold: no pattern guide,
+    assert len(model.questions()[0]) == 2  # and no examples: the system prompt and the question
     assert steps[0] == steps[1] and len(steps) > 3  # the cancelled step again, then longer prefixes
     assert all(stable.startswith(step) for step in steps)
     await runtime.chat.complete(ask("How many customers are there?"))
     assert model.asked()[1] == stable  # read: every question now starts with the cached prompt
+    assert len(model.questions()[1]) == 4  # and gets its examples
 
 
 async def test_a_registered_datasource_is_read_ahead(make, tmp_path: Path) -> None:

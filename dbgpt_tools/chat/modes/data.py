@@ -55,7 +55,8 @@ DETAIL_TOKENS = 400
 """Budget of the detailed tables a question gets after an overview (read for every question: kept small)."""
 COLD_SCHEMA_TOKENS = 300
 """Budget of the ranked schema a question gets while the model has not read the stable prompt yet (a cold model on
-two CPU cores reads about 40 tokens a second)."""
+two CPU cores reads about 40 tokens a second). Such a cold prompt also leaves out the pattern guide and the examples
+(~900 tokens, ~20 s cold) and is only the schema a first question needs."""
 CANDIDATE_TEMPERATURE = 0.7
 """Temperature of the candidate queries after the first, so that they differ from it."""
 _SAID_COLUMNS = 4  # a one-row answer with at most this many columns is said in the text
@@ -123,12 +124,12 @@ class DataChat:
             raise InvalidInput("chat_data needs chat_param: the db_name of a datasource", field="chat_param")
         await asyncio.to_thread(self._registry.resolve, request.chat_param)
 
-    def _system(self, row: DatasourceRow, schema_text: str) -> str:
+    def _system(self, row: DatasourceRow, schema_text: str, *, guide: str = DATA_GUIDE) -> str:
         return DATA_SYSTEM.format(
             dialect=SUPPORTED_DIALECTS[row.db_type],
             db_name=row.db_name,
             hints=DIALECT_HINTS.get(row.db_type, ""),
-            guide=DATA_GUIDE,
+            guide=guide,
             schema=schema_text,
         )
 
@@ -139,8 +140,8 @@ class DataChat:
         them all): the whole schema when it fits the budget, else an overview of every table with the tables the
         question most likely needs detailed after it, in the question's message. A schema whose overview does not
         fit either gets the tables ranked for each question. While the model has not read a stable system prompt
-        yet (read-ahead on), the question gets a compact ranked schema a cold model reads in seconds, and the
-        stable prompt is read in the background."""
+        yet (read-ahead on), the question gets a cold prompt (a compact ranked schema, no guide, no examples) that
+        a cold model reads in seconds, and the stable prompt is read in the background."""
         schema = await asyncio.to_thread(self._schemas.schema, row)
         prompt = self._stable_prompt(row, schema)
         if prompt is None:
@@ -148,7 +149,8 @@ class DataChat:
         reading = prompt.read_ahead()
         if self._read_ahead is not None and not self._read_ahead.is_read(reading):
             self._read_ahead.schedule(reading)
-            return _Prompt(self._system(row, schema_context(schema, question, max_tokens=COLD_SCHEMA_TOKENS)), schema)
+            compact = schema_context(schema, question, max_tokens=COLD_SCHEMA_TOKENS)
+            return _Prompt(self._system(row, compact, guide=""), schema, cold=True)
         if prompt.overview:
             prompt.details = schema_context(schema, question, max_tokens=DETAIL_TOKENS)
         return prompt
@@ -197,7 +199,7 @@ class DataChat:
         row = await asyncio.to_thread(self._registry.resolve, name)
         prompt = await self.prompt(row, turn.question)
         schema = prompt.schema
-        shown = await asyncio.to_thread(self._examples.similar, row.id, turn.question)
+        shown = [] if prompt.cold else await asyncio.to_thread(self._examples.similar, row.id, turn.question)
         examples = [
             message
             for example in shown
@@ -233,12 +235,14 @@ class DataChat:
 @dataclass
 class _Prompt:
     """A question's system prompt, the schema behind it, whether the system prompt shows an overview of the tables
-    only, and then the detail of the tables the question likely needs (sent with the question)."""
+    only, and then the detail of the tables the question likely needs (sent with the question); `cold`: the lean
+    prompt of a question that came before the model read the stable one (it gets no examples either)."""
 
     system: str
     schema: SchemaInfo
     overview: bool = False
     details: str | None = None
+    cold: bool = False
 
     def read_ahead(self) -> list[BaseMessage]:
         """What the model reads ahead: the system prompt (the prefix every question's prompt starts with)."""

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from dbgpt_tools.chat.models import ChatRequest
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
+from server.api.v1 import V1_ROUTES
 from server.api.v2.apps import APP_ROUTES
 from server.api.v2.chat import chat_completions
 from server.api.v2.chat_schema import ChatCompletion, ChatCompletionChunk
@@ -74,6 +75,7 @@ ROUTES: list[tuple[Endpoint, Handler]] = [
     *APP_ROUTES,
     *FLOW_ROUTES,
     *EVALUATION_ROUTES,
+    *V1_ROUTES,
     (Endpoint("GET", "/health", "Liveness and the answering model (no key needed)", response=Health), health),
 ]
 

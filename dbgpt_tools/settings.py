@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `dbgpt-tools serve` binds to.")
     port: int = Field(default=5670, ge=1, le=65535, description="Port `dbgpt-tools serve` listens on.")
+    model_api_port: int = Field(
+        default=8100,
+        ge=0,
+        le=65535,
+        description="Second port of `dbgpt-tools serve`: DB-GPT's OpenAI-compatible model API at `/api/v1` (models, "
+        "chat completions, embeddings) on the same model and API keys. 0 turns it off.",
+    )
     metadata_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the metadata store. Default: SQLite file `metadata.db` in the data dir.",

@@ -21,7 +21,7 @@ class ScriptedChatModel(GenericFakeChatModel):
 
     calls: list[list[BaseMessage]] = Field(default_factory=list)
     options: list[dict[str, Any]] = Field(default_factory=list)
-    """The options (temperature, max_tokens) of every request."""
+    """The options (temperature, max_tokens, and stop when given) of every request."""
     model_name: str = "scripted"
 
     @classmethod
@@ -36,7 +36,7 @@ class ScriptedChatModel(GenericFakeChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         self.calls.append(list(messages))
-        self.options.append(dict(kwargs))
+        self.options.append({**kwargs, "stop": stop} if stop else dict(kwargs))
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
 
     def texts(self, call: int = -1) -> list[str]:

@@ -74,39 +74,63 @@ class LLM:
             return self._stream
 
     async def astream(
-        self, messages: list[BaseMessage], *, temperature: float | None = None, max_tokens: int | None = None
+        self,
+        messages: list[BaseMessage],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stop: list[str] | None = None,
     ) -> AsyncIterator[ChatChunk]:
-        """Stream the model's answer to `messages` as text deltas, ending with finish reason and usage."""
+        """Stream the model's answer to `messages` as text deltas, ending with finish reason and usage; the model
+        stops before any of the `stop` sequences."""
         max_tokens = max_tokens or self._settings.max_new_tokens
         if self._injected is not None:
-            async for chunk in self._astream_langchain(self._injected, messages, temperature, max_tokens):
+            async for chunk in self._astream_langchain(self._injected, messages, temperature, max_tokens, stop):
                 yield chunk
             return
         streamer = self._stream if self._stream is not None else await asyncio.to_thread(self._streamer)
         openai_messages: list[dict[str, Any]] = convert_to_openai_messages(messages)
-        async for chunk in streamer.astream(openai_messages, temperature=temperature, max_tokens=max_tokens):
+        async for chunk in streamer.astream(openai_messages, temperature=temperature, max_tokens=max_tokens, stop=stop):
             yield chunk
+
+    async def admitted_stream(
+        self,
+        messages: list[BaseMessage],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stop: list[str] | None = None,
+    ) -> AsyncIterator[ChatChunk]:
+        """`astream` in turn with chat requests: a place in the gate's line (`Busy` when it is full), then a
+        generating slot until the answer ends."""
+        admission = self.gate.admit()
+        try:
+            await admission.acquire()
+            async for chunk in self.astream(messages, temperature=temperature, max_tokens=max_tokens, stop=stop):
+                yield chunk
+        finally:
+            admission.release()
 
     async def generate(
         self, messages: list[BaseMessage], *, temperature: float | None = 0, max_tokens: int | None = None
     ) -> str:
         """The model's whole answer to `messages`, generated in turn with chat requests (the gate applies)."""
-        admission = self.gate.admit()
-        try:
-            await admission.acquire()
-            return "".join(
-                [chunk.delta async for chunk in self.astream(messages, temperature=temperature, max_tokens=max_tokens)]
-            )
-        finally:
-            admission.release()
+        chunks = self.admitted_stream(messages, temperature=temperature, max_tokens=max_tokens)
+        return "".join([chunk.delta async for chunk in chunks])
 
     @staticmethod
     async def _astream_langchain(
-        model: BaseChatModel, messages: list[BaseMessage], temperature: float | None, max_tokens: int
+        model: BaseChatModel,
+        messages: list[BaseMessage],
+        temperature: float | None,
+        max_tokens: int,
+        stop: list[str] | None,
     ) -> AsyncIterator[ChatChunk]:
         options: dict[str, Any] = {"max_tokens": max_tokens}
         if temperature is not None:
             options["temperature"] = temperature
+        if stop:
+            options["stop"] = stop
         finish: str | None = None
         usage: Usage | None = None
         try:

@@ -104,7 +104,12 @@ class OpenAIStream:
         )
 
     async def astream(
-        self, messages: list[dict[str, Any]], *, temperature: float | None, max_tokens: int
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        temperature: float | None,
+        max_tokens: int,
+        stop: list[str] | None = None,
     ) -> AsyncIterator[ChatChunk]:
         """Text deltas as they arrive, then one chunk with the finish reason and usage."""
         body: dict[str, Any] = {
@@ -116,6 +121,8 @@ class OpenAIStream:
         }
         if temperature is not None:
             body["temperature"] = temperature
+        if stop:
+            body["stop"] = stop
         finish: str | None = None
         usage = Usage()
         try:

@@ -70,6 +70,29 @@ async def test_a_request_sends_the_model_the_cap_and_a_temperature_only_when_giv
     assert "".join(chunk.delta for chunk in second) == "Reply 2"
 
 
+async def test_stop_sequences_are_sent_only_when_given(settings: Settings, fake: tuple[FakeOpenAI, str]) -> None:
+    endpoint, base_url = fake
+    model = ScriptedChatModel.replying("one", "two")
+    for llm in (LLM(remote(settings, base_url)), LLM(settings, model)):
+        try:
+            for stop in (["\n", "END"], None):
+                [chunk async for chunk in llm.astream([HumanMessage(content="Hi")], stop=stop)]
+        finally:
+            llm.close()
+    assert [request.get("stop") for request in endpoint.requests] == [["\n", "END"], None]
+    assert [options.get("stop") for options in model.options] == [["\n", "END"], None]
+
+
+async def test_an_admitted_stream_holds_a_place_in_the_gate_until_it_ends(settings: Settings) -> None:
+    llm = LLM(settings.model_copy(update={"llm_max_parallel": 1, "llm_max_queue": 0}), ScriptedChatModel.replying("a"))
+    stream = llm.admitted_stream([HumanMessage(content="Hi")])
+    first = await anext(stream)
+    assert (first.delta, llm.gate.admitted) == ("a", 1)
+    with pytest.raises(Busy):
+        await anext(llm.admitted_stream([HumanMessage(content="Hi")]))
+    assert [chunk.finish_reason async for chunk in stream] == ["stop"] and llm.gate.admitted == 0
+
+
 async def test_an_injected_model_that_loses_its_endpoint_is_an_upstream_error(settings: Settings) -> None:
     llm = LLM(settings, BrokenStreamModel.replying("unused"))
     got: list[str] = []

@@ -31,6 +31,7 @@ from dbgpt_tools.knowledge.sample_space import register_sample_space
 from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.llm.client import LLM
 from dbgpt_tools.llm.read_ahead import ReadAhead
+from dbgpt_tools.login_sessions import LoginSessions
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.bundled_examples import BUNDLED_EXAMPLES, register_bundled_examples
 from dbgpt_tools.sql.connection_test import ConnectionTester
@@ -62,6 +63,7 @@ class Runtime:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = MetadataStore(self.settings.resolved_metadata_url)
         self.conversations = ConversationStore(self.store)
+        self.logins = LoginSessions(self.store, self.settings)
         self.llm = LLM(self.settings, chat_model)
         self.engines = EngineCache(self.settings)
         self.datasources = DatasourceRegistry(self.settings, self.store, self.engines)

@@ -25,7 +25,18 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated Bearer keys accepted on /api/v2 and /mcp. Empty: no auth, loopback only.",
     )
+    session_ttl: float = Field(
+        default=12 * 3600,
+        gt=0,
+        description="Seconds a web UI login (the session cookie `/login` hands out for an API key) stays valid.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `dbgpt-tools serve` binds to.")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated `Host` names (optionally `name:port`) the server answers besides the loopback "
+        "ones, e.g. the name of a reverse proxy in front of it. Empty: a loopback server answers only "
+        "127.0.0.1/localhost/[::1], any other server any name.",
+    )
     port: int = Field(default=5670, ge=1, le=65535, description="Port `dbgpt-tools serve` listens on.")
     model_api_port: int = Field(
         default=8100,
@@ -177,6 +188,11 @@ class Settings(BaseSettings):
         description="`dbgpt-tools serve` loads the model before it listens, then (with read-ahead) has it read the "
         "bundled databases' chat_data prompts in the background.",
     )
+    webui_dir: Path | None = Field(
+        default=None,
+        description="Where `dbgpt-tools webui install` unpacks DB-GPT's web UI, served at `/` when present. "
+        "Default: `webui/` in the data dir.",
+    )
     sample_db: bool = Field(
         default=True,
         description="Register the bundled sample databases (`sample_sales`, `sample_logistics`) on first start.",
@@ -189,9 +205,9 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("datasource_networks", mode="before")
+    @field_validator("datasource_networks", "allowed_hosts", mode="before")
     @classmethod
-    def _split_networks(cls, value: object) -> object:
+    def _split_items(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
@@ -232,6 +248,11 @@ class Settings(BaseSettings):
     def resolved_model_dir(self) -> Path:
         """Directory holding the assembled local model file."""
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def resolved_webui_dir(self) -> Path:
+        """Directory holding DB-GPT's web UI (its `index.html` at the top)."""
+        return self.webui_dir or self.data_dir / "webui"
 
     def accepts_key(self, key: str | None) -> bool:
         """Whether a Bearer key is accepted (always, when no key is configured)."""

@@ -201,3 +201,15 @@ class SqlExampleRow(Base):
     source: Mapped[str] = mapped_column(String(16), default="user")
     vector: Mapped[list[float]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginSessionRow(Base):
+    """A web UI login: the SHA-256 of its cookie token (never the token itself), a keyed hash binding it to the API
+    key it was opened with (a key taken out of the settings ends its sessions) and when it expires."""
+
+    __tablename__ = "login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_binding: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

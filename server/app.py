@@ -8,7 +8,6 @@ import gc
 import importlib.metadata
 from collections.abc import AsyncIterator
 
-from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,12 +27,13 @@ from server.api.v2.evaluation import EVALUATION_ROUTES
 from server.api.v2.examples import EXAMPLE_ROUTES
 from server.api.v2.flows import FLOW_ROUTES
 from server.api.v2.knowledge import KNOWLEDGE_ROUTES
-from server.auth import ApiKeyMiddleware
+from server.auth import ApiKeyMiddleware, Credentials
+from server.hosts import HostOriginMiddleware, mcp_transport_security
+from server.login import LOGIN_ROUTES
 from server.mcp import build_mcp_server
 from server.openapi import Endpoint, Handler, docs_routes, narrow_enum, openapi_document
 from server.responses import EXCEPTION_HANDLERS
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+from server.webui import webui_routes
 
 
 class Health(BaseModel):
@@ -76,19 +76,9 @@ ROUTES: list[tuple[Endpoint, Handler]] = [
     *FLOW_ROUTES,
     *EVALUATION_ROUTES,
     *V1_ROUTES,
+    *LOGIN_ROUTES,
     (Endpoint("GET", "/health", "Liveness and the answering model (no key needed)", response=Health), health),
 ]
-
-
-def _transport_security(host: str) -> TransportSecuritySettings:
-    """DNS-rebinding protection for a loopback server; past loopback the API key is the guard."""
-    if host in LOOPBACK:
-        return TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*", "testserver"],
-            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-        )
-    return TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
 def app_from_environment(settings: Settings | None = None) -> Starlette:
@@ -107,7 +97,7 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = 
     mcp_app = mcp_server.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=True,
-        transport_security=_transport_security(runtime.settings.host),
+        transport_security=mcp_transport_security(runtime.settings),
         host=runtime.settings.host,
     )
     version = importlib.metadata.version("dbgpt-tools")
@@ -132,8 +122,15 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False, warm_up: bool = 
                     runtime.close()
 
     app = Starlette(
-        routes=[*routes, *mcp_app.routes],
-        middleware=[Middleware(ApiKeyMiddleware, settings=runtime.settings)],
+        routes=[
+            *routes,
+            *mcp_app.routes,
+            *webui_routes(runtime.settings, Credentials(runtime.settings, runtime.logins)),
+        ],
+        middleware=[
+            Middleware(HostOriginMiddleware, settings=runtime.settings),
+            Middleware(ApiKeyMiddleware, settings=runtime.settings, logins=runtime.logins),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 REF = "#/components/schemas/{model}"
+STATUS_DESCRIPTIONS = {200: "OK", 202: "Accepted: the work goes on in the background", 303: "See Other"}
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -74,7 +75,7 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
-    """OpenAPI 3.1 for the endpoints; errors are DB-GPT's envelope; `/api/v2` needs a Bearer key."""
+    """OpenAPI 3.1 for the endpoints; errors are DB-GPT's envelope; `/api` needs a Bearer key (or a login cookie)."""
     components: dict[str, Any] = {}
     error = {"description": "refused", "content": {"application/json": {"schema": _envelope({"type": "null"})}}}
     paths: dict[str, dict[str, Any]] = {}
@@ -85,7 +86,7 @@ def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
             content["application/json"] = {"schema": _envelope(schema) if endpoint.enveloped else schema}
         if endpoint.stream is not None:
             content["text/event-stream"] = {"schema": sse_event_schema(_schema(endpoint.stream, components))}
-        ok = "OK" if endpoint.status == 200 else "Accepted: the work goes on in the background"
+        ok = STATUS_DESCRIPTIONS[endpoint.status]
         responses: dict[str, Any] = {str(endpoint.status): {"description": ok, "content": content}, "4XX": error}
         if endpoint.upstream:
             responses["502"] = {**error, "description": "the database or the LLM failed or could not be reached"}
@@ -97,7 +98,7 @@ def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
             body = _schema(endpoint.body, components)
             media = {media_type: {"schema": body} for media_type in endpoint.body_media}
             operation["requestBody"] = {"required": True, "content": media}
-        if endpoint.path.startswith("/api/v2"):
+        if endpoint.path.startswith("/api/"):
             operation["security"] = [{"bearer": []}]
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
     return {
@@ -130,8 +131,9 @@ def docs_page(document: dict[str, Any]) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>dbgpt-tools API</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;text-align:left}"
         "pre{background:#f4f4f4;padding:1em}</style></head><body><h1>dbgpt-tools API</h1>"
-        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. Every <code>/api/v2</code> route needs "
-        "<code>Authorization: Bearer &lt;key&gt;</code>. MCP (streamable HTTP) is at <code>/mcp</code>.</p>"
+        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. Every <code>/api</code> route needs "
+        "<code>Authorization: Bearer &lt;key&gt;</code> (or the web UI's login cookie, from <a href='/login'>/login"
+        "</a>). MCP (streamable HTTP) is at <code>/mcp</code>.</p>"
         "<table><tr><th>Method</th><th>Path</th><th>Summary</th><th>Body</th></tr>" + "".join(rows) + "</table>"
         f"<h2>Schemas</h2><pre>{schemas}</pre></body></html>"
     )

@@ -1,5 +1,6 @@
-"""`dbgpt-tools serve` (REST + MCP over HTTP on one port), `dbgpt-tools mcp` (MCP over stdio) and
-`dbgpt-tools db upgrade|current|downgrade` (the metadata store's schema)."""
+"""`dbgpt-tools serve` (REST + MCP over HTTP on one port), `dbgpt-tools mcp` (MCP over stdio),
+`dbgpt-tools db upgrade|current|downgrade` (the metadata store's schema) and `dbgpt-tools webui install` (DB-GPT's
+web UI, served at `/`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def serve(settings: Settings, workers: int = 1) -> int:
     own runtime on the same settings (state lives in the metadata store, so any of them can serve any request)."""
     import uvicorn
 
-    from server.app import LOOPBACK, app_from_environment
+    from server.app import app_from_environment
+    from server.hosts import LOOPBACK
     from server.http_protocol import TimedHttpProtocol
 
     if not settings.api_keys:
@@ -81,6 +83,23 @@ def database(settings: Settings, action: str, revision: str | None) -> int:
     return 0
 
 
+def webui_install(settings: Settings, wheel: str | None, directory: str | None) -> int:
+    """Install DB-GPT's web UI (from `wheel`, or the pinned one through pip) where `serve` looks for it."""
+    from pathlib import Path
+
+    from server.webui_install import REQUIREMENT, WebUiInstallError, install
+
+    target = Path(directory) if directory else settings.resolved_webui_dir
+    try:
+        result = install(target, Path(wheel) if wheel else None)
+    except WebUiInstallError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    state = "installed" if result.fresh else "already installed"
+    print(f"DB-GPT's web UI ({REQUIREMENT}, {result.files} files) {state} in {result.directory}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dbgpt-tools", description="DB-GPT's chat-with-your-data functions.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,11 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     db_actions.add_parser("upgrade", help="migrate the store to the newest schema")
     db_actions.add_parser("current", help="show the store's schema revision")
     db_actions.add_parser("downgrade", help="migrate the store back to a revision").add_argument("revision")
+    webui_parser = commands.add_parser("webui", help="DB-GPT's web UI, served by `serve` at /")
+    webui_actions = webui_parser.add_subparsers(dest="action", required=True)
+    webui_install_parser = webui_actions.add_parser("install", help="fetch dbgpt-app's wheel and unpack its UI")
+    webui_install_parser.add_argument("--wheel", help="use this downloaded dbgpt-app wheel (checked) instead of pip")
+    webui_install_parser.add_argument("--dir", help="install here (default DBGPT_WEBUI_DIR or <data dir>/webui)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per model request is noise
     overrides = {name: value for name in ("host", "port") if (value := getattr(args, name, None)) is not None}
     settings = Settings(**overrides)
+    if args.command == "webui":
+        return webui_install(settings, args.wheel, args.dir)
     if args.command == "db":
         return database(settings, args.action, getattr(args, "revision", None))
     return serve(settings, args.workers) if args.command == "serve" else mcp_stdio(settings)

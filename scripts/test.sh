@@ -15,6 +15,16 @@ export DBGPT_TEST_MYSQL_URL="${DBGPT_TEST_MYSQL_URL:-mysql+pymysql://dbgpt:dbgpt
 [ -x .venv-dbgpt-client/bin/python ] || { "$PYTHON" -m venv .venv-dbgpt-client && \
   .venv-dbgpt-client/bin/python -m pip install --quiet --disable-pip-version-check \
     dbgpt-client==0.8.2 beautifulsoup4==4.15.0; }
+# The browser tests: Debian's chromium, driven by the playwright package (no browser download), and DB-GPT's web UI
+# installed once into a cache the tests read. Either missing fails those tests with a message; the rest still run.
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null \
+    || echo "!!! test.sh: apt-get install chromium failed: the browser tests will fail" >&2
+fi
+export DBGPT_TEST_WEBUI_DIR="${DBGPT_TEST_WEBUI_DIR:-$HOME/.cache/dbgpt-tools/webui}"
+.venv/bin/dbgpt-tools webui install --dir "$DBGPT_TEST_WEBUI_DIR" \
+  || echo "!!! test.sh: the web UI could not be installed: the browser tests will fail" >&2
 # Lint, format and type checks first: each must report nothing.
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -40,14 +40,18 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def dbgpt_error_response(exc: DbgptError) -> JSONResponse:
-    """Our error hierarchy as an envelope (429 adds `Retry-After`, 401 `WWW-Authenticate`)."""
-    headers = None
+def error_headers(exc: DbgptError) -> dict[str, str] | None:
+    """The headers a refusal comes with: 429 `Retry-After`, 401 `WWW-Authenticate`."""
     if isinstance(exc, Busy):
-        headers = {"Retry-After": str(exc.retry_after)}
-    elif isinstance(exc, Unauthorized):
-        headers = {"WWW-Authenticate": "Bearer"}
-    return error_response(exc.status, exc.code, exc.message, headers)
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    return None
+
+
+def dbgpt_error_response(exc: DbgptError) -> JSONResponse:
+    """Our error hierarchy as an envelope, with its `error_headers`."""
+    return error_response(exc.status, exc.code, exc.message, error_headers(exc))
 
 
 async def on_dbgpt_error(request: Request, exc: Exception) -> Response:

@@ -24,6 +24,7 @@ def serve(settings: Settings, workers: int = 1) -> int:
     from server.app import app_from_environment
     from server.hosts import LOOPBACK
     from server.http_protocol import TimedHttpProtocol
+    from server.model_api import with_model_api
 
     if not settings.api_keys:
         if settings.host not in LOOPBACK:
@@ -38,8 +39,13 @@ def serve(settings: Settings, workers: int = 1) -> int:
         "http": TimedHttpProtocol,  # slow clients are disconnected (DBGPT_HTTP_HEADER_TIMEOUT, _BODY_TIMEOUT)
     }
     if workers == 1:
-        uvicorn.run(app_from_environment(settings), **options)
+        app = with_model_api(app_from_environment(settings), options)  # and the model API on its port, if on
+        if app is None:
+            return 2
+        uvicorn.run(app, **options)
         return 0
+    if settings.model_api_port:  # each worker would need the port, and its own copy of the model behind it
+        log.warning("the model API (DBGPT_MODEL_API_PORT) is served with --workers 1 only: not started")
     if settings.chroma_url is None:  # Chroma's local store is one process's: another sees its writes late or never
         log.error("--workers %d need a Chroma server for knowledge: run `chroma run --path DIR --port 8000` and set "
                   "DBGPT_CHROMA_URL=http://127.0.0.1:8000", workers)  # fmt: skip

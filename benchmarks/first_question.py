@@ -159,7 +159,12 @@ def after_serve(rounds: int) -> dict[str, Any]:
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             port = free_port()
-            env = {"DBGPT_DATA_DIR": tmp, "DBGPT_MODEL_DIR": str(MODEL_DIR), "DBGPT_PORT": str(port)}
+            env = {
+                "DBGPT_DATA_DIR": tmp,
+                "DBGPT_MODEL_DIR": str(MODEL_DIR),
+                "DBGPT_PORT": str(port),
+                "DBGPT_MODEL_API_PORT": "0",
+            }
             with serving(["-m", "server", "serve", "--port", str(port)], port, env):
                 started = time.perf_counter()
                 request = urllib.request.Request(

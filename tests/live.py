@@ -45,11 +45,12 @@ def live_server(app: ASGIApp, **options: Any) -> Iterator[str]:
 
 @contextmanager
 def server_process(env: dict[str, str], *args: str) -> Iterator[tuple[str, int]]:
-    """`dbgpt-tools serve` with `env` and `args` in a subprocess; yields its URL and pid once /health answers."""
+    """`dbgpt-tools serve` with `env` and `args` in a subprocess; yields its URL and pid once /health answers. No
+    model API port unless `env` sets one (servers run side by side)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--port", str(port), *args],
-        env={**os.environ, "DBGPT_SAMPLE_SPACE": "false", **env},
+        env={**os.environ, "DBGPT_SAMPLE_SPACE": "false", "DBGPT_MODEL_API_PORT": "0", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

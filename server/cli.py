@@ -1,6 +1,6 @@
-"""`dbgpt-tools serve` (REST + MCP over HTTP on one port), `dbgpt-tools mcp` (MCP over stdio),
-`dbgpt-tools db upgrade|current|downgrade` (the metadata store's schema) and `dbgpt-tools webui install` (DB-GPT's
-web UI, served at `/`)."""
+"""`dbgpt-tools serve` (REST + MCP over HTTP on one port, the OpenAI-compatible model API on a second),
+`dbgpt-tools mcp` (MCP over stdio), `dbgpt-tools db upgrade|current|downgrade` (the metadata store's schema) and
+`dbgpt-tools webui install` (DB-GPT's web UI, served at `/`)."""
 
 from __future__ import annotations
 
@@ -109,7 +109,9 @@ def webui_install(settings: Settings, wheel: str | None, directory: str | None) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dbgpt-tools", description="DB-GPT's chat-with-your-data functions.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_parser = commands.add_parser("serve", help="REST (/api/v2) and MCP (/mcp) over HTTP on one port")
+    serve_parser = commands.add_parser(
+        "serve", help="REST (/api) and MCP (/mcp) over HTTP on one port; the model API on DBGPT_MODEL_API_PORT (8100)"
+    )
     serve_parser.add_argument("--host", help="bind address (default DBGPT_HOST or 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port (default DBGPT_PORT or 5670)")
     serve_parser.add_argument(

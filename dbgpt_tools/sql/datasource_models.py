@@ -6,7 +6,8 @@ free name and `db_path` is the file. `db_pwd` is stored, never returned: a set p
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -20,6 +21,7 @@ from pydantic import (
 )
 
 from dbgpt_tools.json_types import DatasourceId, Port, drop_nulls
+from dbgpt_tools.knowledge.models import aware
 from dbgpt_tools.sql.locations import HOST_NAME_PATTERN, NOT_A_FILE_PATTERNS, check_host, not_a_file
 from dbgpt_tools.store.models import DatasourceRow
 
@@ -38,6 +40,16 @@ _REQUIRED_BY_TYPE: list[JsonValue] = [
     }
     for types, field in ((_FILE_TYPES, "db_path"), (_SERVER_TYPES, "db_host"))
 ]
+
+
+def known_db_type(value: Any) -> Any:
+    """A database type in any case, lowered; an unknown type is refused with the supported ones named."""
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered not in get_args(DbType):
+            raise ValueError(f"unsupported db_type {value!r}; supported: {', '.join(get_args(DbType))}")
+        return lowered
+    return value
 
 
 class DatasourceIn(BaseModel):
@@ -81,16 +93,7 @@ class DatasourceIn(BaseModel):
 
     _nulls = model_validator(mode="before")(drop_nulls)
 
-    @field_validator("db_type", mode="before")
-    @classmethod
-    def _known_type(cls, value: Any) -> Any:
-        """Any case is accepted; an unknown type is refused with the supported ones named."""
-        if isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered not in ("sqlite", "duckdb", "postgresql", "mysql"):
-                raise ValueError(f"unsupported db_type {value!r}; supported: sqlite, duckdb, postgresql, mysql")
-            return lowered
-        return value
+    _known_type = field_validator("db_type", mode="before")(known_db_type)
 
     @field_validator("db_name")
     @classmethod
@@ -140,6 +143,8 @@ class Datasource(BaseModel):
     db_pwd: str = ""
     comment: str = ""
     read_only: bool = True
+    gmt_created: datetime | None = Field(default=None, description="When the datasource was registered.")
+    gmt_modified: datetime | None = Field(default=None, description="When it was last changed.")
 
     @classmethod
     def from_row(cls, row: DatasourceRow) -> Datasource:
@@ -155,6 +160,8 @@ class Datasource(BaseModel):
             db_pwd=MASK if row.db_pwd else "",
             comment=row.comment,
             read_only=row.read_only,
+            gmt_created=aware(row.created_at),
+            gmt_modified=aware(row.updated_at),
         )
 
 

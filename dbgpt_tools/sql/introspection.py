@@ -106,6 +106,13 @@ class SchemaCache:
             self._entries[row.id] = (fingerprint, time.monotonic(), schema)
         return schema
 
+    def forget(self, datasource: str | int) -> None:
+        """Drop a datasource's kept schema (NotFound when there is no such datasource): the next use introspects it
+        again, to see tables changed behind the cache's back."""
+        row = self._registry.resolve(datasource)
+        with self._lock:
+            self._entries.pop(row.id, None)
+
 
 # --- Row estimates and samples ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from dbgpt_tools.json_types import MAX_ID
 from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.datasource_models import MASK, Datasource, DatasourceIn, DatasourceUpdate
 from dbgpt_tools.sql.engine_cache import EngineCache
-from dbgpt_tools.sql.engine_config import FILE_TYPES
+from dbgpt_tools.sql.engine_config import DEFAULT_PORTS, FILE_TYPES
 from dbgpt_tools.sql.locations import connect_address, database_file
 from dbgpt_tools.store.lookup import as_id, find, refuse_taken_name
 from dbgpt_tools.store.metadata import MetadataStore
@@ -147,8 +147,15 @@ class DatasourceRegistry:
 
 
 def same_destination(row: DatasourceRow, request: DatasourceIn) -> bool:
-    """Whether `request` sends its password where `row`'s was stored for."""
-    return all(getattr(row, name) == getattr(request, name) for name in DESTINATION)
+    """Whether `request` sends its password where `row`'s was stored for (port 0 is the type's default port)."""
+    return all(_destination(row, name) == _destination(request, name) for name in DESTINATION)
+
+
+def _destination(source: DatasourceRow | DatasourceIn, name: str) -> object:
+    value = getattr(source, name)
+    if name == "db_port":
+        return value or DEFAULT_PORTS.get(source.db_type, 0)
+    return value
 
 
 def _password_needed() -> InvalidInput:

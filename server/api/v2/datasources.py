@@ -1,8 +1,9 @@
 """`/api/v2/serve/datasources`: DB-GPT's datasource CRUD in the result envelope, plus our test/query/schema routes.
 
-CRUD paths take the integer id (a numeric string such as `"7"`); the extension routes (`test-connection`,
-`query`, `schema`) take an id or a `db_name`. Failures are `dbgpt_tools.errors` exceptions, which the app's
-exception handlers render as the envelope with a 4xx status.
+Bodies come in either of DB-GPT's shapes and answers carry both (`datasource_shapes`). CRUD paths take the integer
+id (a numeric string such as `"7"`); the other item routes (`refresh`, `test-connection`, `query`, `schema`) take an
+id or a `db_name`. Failures are `dbgpt_tools.errors` exceptions, which the app's exception handlers render as the
+envelope with a 4xx status.
 """
 
 from __future__ import annotations
@@ -21,17 +22,34 @@ from dbgpt_tools.operations import sql as sql_operations
 from dbgpt_tools.operations.datasources import DatasourceRef
 from dbgpt_tools.operations.sql import RunSqlArgs, SchemaArgs, SchemaDescription, SqlStatement
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.datasource_models import ConnectionStatus, Datasource, DatasourceIn, DatasourceUpdate
+from dbgpt_tools.sql.datasource_models import ConnectionStatus, DatasourceIn, DatasourceUpdate
 from dbgpt_tools.sql.results import QueryResult
+from server.api.v2.datasource_shapes import (
+    DATASOURCE_TYPES,
+    AnyShapeDatasourceIn,
+    AnyShapeDatasourceUpdate,
+    Datasources,
+    DatasourceTypes,
+    DatasourceView,
+    datasource_in,
+    view,
+)
 from server.openapi import Endpoint, Handler, Param
-from server.requests import json_object, parse_body, path_id
+from server.requests import json_object, path_id
 from server.responses import envelope
 
 BASE = "/api/v2/serve/datasources"
 
 
-class Datasources(RootModel[list[Datasource]]):
-    """Every registered datasource (documentation only: `data` is a plain list)."""
+class Done(RootModel[bool]):
+    """`true`: the request was carried out."""
+
+
+class ConnectionFailed(InvalidInput):
+    """A connection test that did not connect: an HTTP 400, so that DB-GPT's web UI does not go on to save the
+    datasource (err_code E1001, as DB-GPT's v1 test reports it)."""
+
+    code = "E1001"
 
 
 def _runtime(request: Request) -> Runtime:
@@ -43,31 +61,57 @@ def _path_id(request: Request) -> int:
     return path_id(request, "datasource_id")
 
 
+async def read_datasource(request: Request, body: dict[str, Any], model: type[DatasourceIn]) -> DatasourceIn:
+    """A request's datasource, in either shape, as the core's flat `model`."""
+    return await asyncio.to_thread(datasource_in, _runtime(request).datasources, body, model)
+
+
+async def tested(request: Request, datasource: DatasourceIn) -> ConnectionStatus:
+    """The connection test of an unsaved datasource (ConnectionFailed when it did not connect)."""
+    status = await asyncio.to_thread(_runtime(request).connections.test, datasource)
+    if not status.ok:
+        raise ConnectionFailed(f"connection test failed: {status.error}")
+    return status
+
+
 async def create_datasource(request: Request) -> Response:
-    body = await parse_body(request, DatasourceIn)
-    return await envelope(await asyncio.to_thread(_runtime(request).datasources.create, body))
+    body = await read_datasource(request, await json_object(request), DatasourceIn)
+    return await envelope(view(await asyncio.to_thread(_runtime(request).datasources.create, body)))
 
 
 async def update_datasource(request: Request) -> Response:
-    body = await parse_body(request, DatasourceUpdate)
-    return await envelope(await asyncio.to_thread(_runtime(request).datasources.update, body))
+    body = await read_datasource(request, await json_object(request), DatasourceUpdate)
+    return await envelope(view(await asyncio.to_thread(_runtime(request).datasources.update, body)))
 
 
 async def delete_datasource(request: Request) -> Response:
-    return await envelope(await asyncio.to_thread(_runtime(request).datasources.delete, _path_id(request)))
+    return await envelope(view(await asyncio.to_thread(_runtime(request).datasources.delete, _path_id(request))))
 
 
 async def get_datasource(request: Request) -> Response:
-    return await envelope(await asyncio.to_thread(_runtime(request).datasources.get, _path_id(request)))
+    return await envelope(view(await asyncio.to_thread(_runtime(request).datasources.get, _path_id(request))))
 
 
 async def list_datasources(request: Request) -> Response:
-    return await envelope(await asyncio.to_thread(_runtime(request).datasources.list))
+    return await envelope(
+        [view(datasource) for datasource in await asyncio.to_thread(_runtime(request).datasources.list)]
+    )
+
+
+async def list_types(request: Request) -> Response:
+    return await envelope(DATASOURCE_TYPES)
 
 
 async def check_new_connection(request: Request) -> Response:
-    body = await parse_body(request, DatasourceIn)
-    return await envelope(await asyncio.to_thread(_runtime(request).connections.test, body))
+    body = await read_datasource(request, await json_object(request), DatasourceIn)
+    return await envelope(await tested(request, body))
+
+
+async def refresh(request: Request) -> Response:
+    """Forget the datasource's kept schema (DB-GPT rebuilds its summary here); the next use reads it afresh."""
+    args = validated(DatasourceRef, {"datasource": request.path_params["datasource_id"]})
+    await asyncio.to_thread(_runtime(request).schemas.forget, args.datasource)
+    return await envelope(True)
 
 
 async def check_connection(request: Request) -> Response:
@@ -117,9 +161,9 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
         Endpoint(
             "POST",
             BASE,
-            "Create a datasource (db_pwd is stored, returned masked)",
-            body=DatasourceIn,
-            response=Datasource,
+            "Create a datasource, in either shape (db_pwd / params.password is stored, returned masked)",
+            body=AnyShapeDatasourceIn,
+            response=DatasourceView,
             enveloped=True,
         ),
         create_datasource,
@@ -128,10 +172,10 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
         Endpoint(
             "PUT",
             BASE,
-            "Update a datasource (id in the body; an empty or masked db_pwd keeps the stored one for the same "
-            "destination)",
-            body=DatasourceUpdate,
-            response=Datasource,
+            "Update a datasource, in either shape (id in the body; an empty or masked password keeps the stored one "
+            "for the same destination)",
+            body=AnyShapeDatasourceUpdate,
+            response=DatasourceView,
             enveloped=True,
         ),
         update_datasource,
@@ -142,18 +186,30 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
     ),
     (
         Endpoint(
+            "GET",
+            "/api/v2/serve/datasource-types",
+            "The supported datasource types and the params of each (the web UI builds its form from them)",
+            response=DatasourceTypes,
+            enveloped=True,
+        ),
+        list_types,
+    ),
+    (
+        Endpoint(
             "POST",
             BASE + "/test-connection",
-            "dbgpt-tools extension: test an unsaved datasource's connection "
-            "(with an id and no db_pwd: the stored password)",
-            body=DatasourceIn,
+            "Test an unsaved datasource's connection, in either shape (with an id and no password: the stored one); "
+            "a failed test is a 400 (err_code E1001)",
+            body=AnyShapeDatasourceIn,
             response=ConnectionStatus,
             enveloped=True,
         ),
         check_new_connection,
     ),
     (
-        Endpoint("GET", ITEM, "Get a datasource by integer id", params=(BY_ID,), response=Datasource, enveloped=True),
+        Endpoint(
+            "GET", ITEM, "Get a datasource by integer id", params=(BY_ID,), response=DatasourceView, enveloped=True
+        ),
         get_datasource,
     ),
     (
@@ -162,10 +218,21 @@ DATASOURCE_ROUTES: list[tuple[Endpoint, Handler]] = [
             ITEM,
             "Delete a datasource by integer id (the database itself is untouched)",
             params=(BY_ID,),
-            response=Datasource,
+            response=DatasourceView,
             enveloped=True,
         ),
         delete_datasource,
+    ),
+    (
+        Endpoint(
+            "POST",
+            ITEM + "/refresh",
+            "Forget a datasource's kept schema (by id or db_name), so that its next use reads it again",
+            params=(BY_NAME_OR_ID,),
+            response=Done,
+            enveloped=True,
+        ),
+        refresh,
     ),
     (
         Endpoint(

@@ -8,7 +8,7 @@ import asyncio
 from pydantic import BaseModel, Field
 
 from dbgpt_tools.apps.registry import AppRegistry, target_of
-from dbgpt_tools.chat.conversations import ConversationStore
+from dbgpt_tools.chat.conversations import ConversationMode, ConversationStore
 from dbgpt_tools.chat.models import ChatMode, ConvUid, QueryArtifact
 from dbgpt_tools.errors import Conflict, NotFound
 from dbgpt_tools.sql.examples import Example, ExampleIn, ExampleStore
@@ -67,7 +67,7 @@ class FeedbackService:
         stored = await self._examples.add(datasource, example, source="feedback")
         return FeedbackResult(conv_uid=info.conv_uid, correct=True, example=stored)
 
-    def _datasource(self, mode: ChatMode, param: str | None) -> str | None:
+    def _datasource(self, mode: ConversationMode, param: str | None) -> str | None:
         if mode is ChatMode.chat_data:
             return param
         if mode is ChatMode.chat_app and param is not None:

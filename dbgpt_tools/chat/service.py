@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 
 import anyio
 
-from dbgpt_tools.chat.conversations import ConversationInfo, ConversationStore
+from dbgpt_tools.chat.conversations import ConversationInfo, ConversationMode, ConversationStore
 from dbgpt_tools.chat.markup import strip_markup
 from dbgpt_tools.chat.models import (
     Artifact,
@@ -113,8 +113,9 @@ class ChatService:
         """The chat modes this service answers."""
         return list(self._modes)
 
-    async def start(self, request: ChatRequest) -> ChatTurn:
-        """Check the request and load its history; iterate the returned turn for the answer.
+    async def start(self, request: ChatRequest, conversation_mode: ConversationMode | None = None) -> ChatTurn:
+        """Check the request and load its history; iterate the returned turn for the answer. A new conversation is
+        kept as started in `conversation_mode` (by default the request's mode).
 
         Refusals (unknown target, busy model) are raised here, before any answer streams.
         """
@@ -124,7 +125,7 @@ class ChatService:
         self.llm.gate.check()
         info = ConversationInfo(
             conv_uid=request.conv_uid or str(uuid.uuid4()),
-            chat_mode=request.chat_mode,
+            chat_mode=conversation_mode or request.chat_mode,
             chat_param=request.chat_param,
             user_name=request.user_name,
             sys_code=request.sys_code,

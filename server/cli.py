@@ -25,12 +25,18 @@ def serve(settings: Settings, workers: int = 1) -> int:
     from server.hosts import LOOPBACK
     from server.http_protocol import TimedHttpProtocol
     from server.model_api import with_model_api
+    from server.webui import installed
 
     if not settings.api_keys:
         if settings.host not in LOOPBACK:
             log.error("refusing to listen on %s without API keys: set DBGPT_API_KEYS", settings.host)
             return 2
         log.warning("no API keys configured (DBGPT_API_KEYS): anyone on this machine can call the API")
+    if installed(settings.resolved_webui_dir):
+        login = " (log in at /login with an API key)" if settings.api_keys else ""
+        log.info("DB-GPT's web UI is served at http://%s:%d/%s", settings.host, settings.port, login)
+    else:
+        log.info("DB-GPT's web UI is not installed: `dbgpt-tools webui install` fetches it")
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

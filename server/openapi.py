@@ -25,9 +25,10 @@ class Param:
     location: Literal["path", "query"]
     schema: dict[str, Any]
     description: str
+    required: bool = False  # a query parameter the route cannot do without (a path parameter always is)
 
     def document(self) -> dict[str, Any]:
-        required = self.location == "path"
+        required = self.location == "path" or self.required
         return {"name": self.name, "in": self.location, "required": required, "schema": self.schema,
                 "description": self.description}  # fmt: skip
 

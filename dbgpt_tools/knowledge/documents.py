@@ -13,10 +13,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from dbgpt_tools.errors import InvalidInput, NotFound
+from dbgpt_tools.errors import Conflict, InvalidInput, NotFound
 from dbgpt_tools.knowledge.chunking import ChunkParameters
 from dbgpt_tools.knowledge.loaders import document_type
 from dbgpt_tools.knowledge.models import Document, DocumentStatus, Page
@@ -37,6 +37,15 @@ class SourceFile:
     data: bytes
 
 
+@dataclass(frozen=True)
+class DocumentFile:
+    """A document as a file of its space: its id, name and format (`pdf`, `txt`, ...)."""
+
+    doc_id: int
+    name: str
+    file_type: str
+
+
 class DocumentRegistry:
     """Create, get, list, sync and delete documents; their source files live in `files_dir`."""
 
@@ -55,8 +64,10 @@ class DocumentRegistry:
         file: SourceFile | None = None,
         doc_source: str = "",
         chunk_parameters: ChunkParameters | None = None,
+        unique_name: bool = False,
     ) -> Document:
-        """Add a document from text or from a file; its ingestion is queued (status TODO)."""
+        """Add a document from text or from a file, waiting for its ingestion (status TODO); `unique_name`: refuse
+        a name the space already has (Conflict), as DB-GPT's v1 API does."""
         space_row = self._spaces.resolve(space)
         name = document_label(doc_name) if doc_name.strip() else file_label(file.name if file else "")
         if (content is None) == (file is None):
@@ -84,6 +95,8 @@ class DocumentRegistry:
             generation=1,
         )
         with self._store.session() as session:
+            if unique_name and session.scalar(_named(space_row.id, name).with_only_columns(DocumentRow.id).limit(1)):
+                raise Conflict(f"space {space_row.name!r} already has a document named {name!r}", field="doc_name")
             session.add(row)
             session.flush()
         if file is not None:
@@ -114,12 +127,31 @@ class DocumentRegistry:
             session.expunge(row)
             return row
 
-    def page(self, space: str | int | None = None, page: int = 1, page_size: int = 20) -> Page[Document]:
-        """One page of the documents (of one space, or of all), by id."""
+    def page(
+        self,
+        space: str | int | None = None,
+        page: int = 1,
+        page_size: int = 20,
+        *,
+        doc_ids: list[int] | None = None,
+        name_contains: str | None = None,
+        status: DocumentStatus | None = None,
+        doc_type: str | None = None,
+    ) -> Page[Document]:
+        """One page of the documents (of one space, or of all), by id; optionally only those with these ids, whose
+        name holds `name_contains`, in this status or of this type (TEXT, DOCUMENT)."""
         check_page(page, page_size)
         query = select(DocumentRow)
         if space is not None:
             query = query.where(DocumentRow.space_id == self._spaces.resolve(space).id)
+        if doc_ids is not None:
+            query = query.where(DocumentRow.id.in_(doc_ids))
+        if name_contains:
+            query = query.where(DocumentRow.doc_name.contains(name_contains, autoescape=True))
+        if status is not None:
+            query = query.where(DocumentRow.status == status.value)
+        if doc_type is not None:
+            query = query.where(DocumentRow.doc_type == doc_type)
         with self._store.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(query.order_by(DocumentRow.id).offset((page - 1) * page_size).limit(page_size)).all()
@@ -127,6 +159,31 @@ class DocumentRegistry:
             items = [Document.from_row(row, names.get(row.space_id, "")) for row in rows]
         pages = math.ceil(total / page_size)
         return Page[Document](items=items, total_count=total, total_pages=pages, page=page, page_size=page_size)
+
+    def named(self, space: str | int, doc_name: str) -> list[Document]:
+        """The documents of a space with exactly this name (DB-GPT names a document by its name within its space)."""
+        space_row = self._spaces.resolve(space)
+        with self._store.session() as session:
+            rows = session.scalars(_named(space_row.id, doc_name).order_by(DocumentRow.id))
+            return [Document.from_row(row, space_row.name) for row in rows]
+
+    def totals(self, space: str | int) -> tuple[int, int]:
+        """How many documents a space holds, and how many searchable chunks they make."""
+        space_id = self._spaces.resolve(space).id
+        counted = select(func.count(), func.coalesce(func.sum(DocumentRow.chunk_count), 0))
+        with self._store.session() as session:
+            documents, chunks = session.execute(counted.where(DocumentRow.space_id == space_id)).one()
+        return int(documents), int(chunks)
+
+    def files(self, space: str | int, limit: int) -> list[DocumentFile]:
+        """The first `limit` documents of a space as files (id, name, format), by id, without their text."""
+        space_id = self._spaces.resolve(space).id
+        query = select(DocumentRow.id, DocumentRow.doc_name, DocumentRow.file_type).where(
+            DocumentRow.space_id == space_id
+        )
+        with self._store.session() as session:
+            rows = session.execute(query.order_by(DocumentRow.id).limit(limit)).all()
+        return [DocumentFile(doc_id, name, file_type) for doc_id, name, file_type in rows]
 
     def sync(self, key: int | str, chunk_parameters: ChunkParameters | None = None) -> Document:
         """Queue a document's ingestion again (with new chunk parameters, if given): its chunks are replaced when
@@ -200,6 +257,10 @@ def _stored(session: Session, key: int) -> DocumentRow:
     if row is None:
         raise NotFound(f"no document with id {key}", field="id")
     return row
+
+
+def _named(space_id: int, doc_name: str) -> Select[DocumentRow]:
+    return select(DocumentRow).where(DocumentRow.space_id == space_id, DocumentRow.doc_name == doc_name)
 
 
 def _space_name(session: Session, space_id: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -183,6 +183,34 @@ class RetrievedChunk(BaseModel):
     headers: list[str] = Field(default_factory=list, description="The section headers above the chunk.")
     start: int = Field(description="Character offset of the chunk in the document's text.")
     end: int
+
+
+class StoredChunk(BaseModel):
+    """A searchable chunk of a document, as stored: its text and where it sits in the document."""
+
+    chunk_id: str
+    doc_id: int
+    index: int = Field(description="The chunk's position in its document, from 0.")
+    content: str
+    page: int | None = None
+    headers: list[str] = Field(default_factory=list, description="The section headers above the chunk.")
+    start: int = Field(description="Character offset of the chunk in the document's text.")
+    end: int
+
+    @classmethod
+    def from_metadata(cls, chunk_id: str, content: str, metadata: dict[str, Any]) -> StoredChunk:
+        """A chunk from what the vector store keeps beside its text."""
+        headers = str(metadata.get("headers", ""))
+        return cls(
+            chunk_id=chunk_id,
+            doc_id=int(metadata.get("doc_id", 0)),
+            index=int(metadata.get("index", 0)),
+            content=content,
+            page=int(metadata["page"]) if "page" in metadata else None,
+            headers=headers.split(" > ") if headers else [],
+            start=int(metadata.get("start", 0)),
+            end=int(metadata.get("end", 0)),
+        )
 
 
 class Retrieval(BaseModel):

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from dbgpt_tools.errors import DbgptError
 from dbgpt_tools.knowledge.chunking import ChunkParameters
-from dbgpt_tools.knowledge.documents import DocumentRegistry, SourceFile
+from dbgpt_tools.knowledge.documents import TEXT, DocumentRegistry, SourceFile
 from dbgpt_tools.knowledge.embeddings import Embedder, embedder_from_settings
 from dbgpt_tools.knowledge.ingestion import Ingestor
 from dbgpt_tools.knowledge.keywords import KeywordIndex
-from dbgpt_tools.knowledge.models import Document, DocumentStatus
+from dbgpt_tools.knowledge.models import Document, DocumentStatus, Page, StoredChunk
 from dbgpt_tools.knowledge.retrieval import Retriever
 from dbgpt_tools.knowledge.spaces import SpaceRegistry
 from dbgpt_tools.knowledge.vectors import VectorStore
 from dbgpt_tools.settings import Settings
+from dbgpt_tools.store.lookup import check_page
 from dbgpt_tools.store.metadata import MetadataStore
 
 log = logging.getLogger(__name__)
@@ -56,12 +58,22 @@ class KnowledgeService:
         file: SourceFile | None = None,
         doc_source: str = "",
         chunk_parameters: ChunkParameters | None = None,
+        ingest: bool = True,
+        unique_name: bool = False,
     ) -> Document:
-        """Add a document and queue its ingestion."""
+        """Add a document and queue its ingestion (`ingest=False`: it waits in TODO for a sync, as DB-GPT's v1 API
+        has it, or for the server's next sweep of waiting documents; `unique_name`: see `DocumentRegistry.create`)."""
         document = self.documents.create(
-            space, doc_name, content=content, file=file, doc_source=doc_source, chunk_parameters=chunk_parameters
+            space,
+            doc_name,
+            content=content,
+            file=file,
+            doc_source=doc_source,
+            chunk_parameters=chunk_parameters,
+            unique_name=unique_name,
         )
-        self.ingestor.submit(document.id)
+        if ingest:
+            self.ingestor.submit(document.id)
         return document
 
     def sync_document(self, key: int | str, chunk_parameters: ChunkParameters | None = None) -> Document:
@@ -75,6 +87,59 @@ class KnowledgeService:
         document = self.documents.delete(key)
         self._drop_chunks(int(document.space_id), {"doc_id": document.id})
         return document
+
+    def chunk_page(
+        self, doc_id: int, page: int = 1, page_size: int = 20, contains: str | None = None
+    ) -> Page[StoredChunk]:
+        """One page of a document's searchable chunks, in order; `contains`: only those holding this text (whatever
+        its case; the document's chunks are read once, keeping only the ids of those that match)."""
+        check_page(page, page_size)
+        row = self.documents.row(doc_id)
+        first = (page - 1) * page_size
+        if row.live_generation is None:
+            return _chunks_page([], 0, page, page_size)
+        live: list[dict[str, object]] = [{"doc_id": row.id}, {"generation": row.live_generation}]
+        if contains:
+            needle = contains.casefold()
+            matching = sorted(
+                (int(metadata.get("index", 0)), chunk_id)
+                for chunk_id, text, metadata in self.vectors.chunks(row.space_id, {"$and": live})
+                if needle in text.casefold()
+            )
+            wanted = [chunk_id for _, chunk_id in matching[first : first + page_size]]
+            fetched = self.vectors.fetch(row.space_id, wanted)
+            found = [(chunk_id, text, metadata) for chunk_id, (text, metadata, _) in fetched.items()]
+            total = len(matching)
+        else:
+            window = [{"index": {"$gte": first}}, {"index": {"$lt": first + page_size}}]
+            found = list(self.vectors.chunks(row.space_id, {"$and": live + window}))
+            total = row.chunk_count
+        chunks = sorted((StoredChunk.from_metadata(*chunk) for chunk in found), key=lambda chunk: chunk.index)
+        return _chunks_page(chunks, total, page, page_size)
+
+    def document_text(self, doc_id: int) -> str:
+        """A document's text: a text document's as sent; a file's as its searchable chunks hold it (the white space
+        between two chunks is read as a line break); empty before its first ingestion."""
+        row = self.documents.row(doc_id)
+        if row.doc_type == TEXT:
+            return row.content
+        if row.live_generation is None:
+            return ""
+        live = {"$and": [{"doc_id": row.id}, {"generation": row.live_generation}]}
+        chunks = sorted(
+            (StoredChunk.from_metadata(*chunk) for chunk in self.vectors.chunks(row.space_id, live)),
+            key=lambda chunk: chunk.index,
+        )
+        parts: list[str] = []
+        cursor = 0
+        for chunk in chunks:
+            if chunk.end <= cursor:
+                continue
+            if parts and chunk.start > cursor:
+                parts.append("\n")
+            parts.append(chunk.content[max(cursor - chunk.start, 0) :])
+            cursor = chunk.end
+        return "".join(parts)
 
     async def wait(self, doc_id: int, progress: ProgressCallback | None = None) -> Document:
         """The document once its ingestion has finished or failed, reporting (done, total, status) meanwhile."""
@@ -108,3 +173,8 @@ class KnowledgeService:
             self.vectors.delete(space_id, where)
         except DbgptError:
             log.warning("chunks of space %s matching %s could not be removed", space_id, where, exc_info=True)
+
+
+def _chunks_page(chunks: list[StoredChunk], total: int, page: int, page_size: int) -> Page[StoredChunk]:
+    pages = math.ceil(total / page_size)
+    return Page[StoredChunk](items=chunks, total_count=total, total_pages=pages, page=page, page_size=page_size)

@@ -13,15 +13,15 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, TypeAdapter, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, TypeAdapter
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
 from dbgpt_tools.chat.models import VISIBLE
-from dbgpt_tools.errors import InvalidInput, validated
+from dbgpt_tools.errors import InvalidInput, NotFound, validated
 from dbgpt_tools.knowledge.chunking import ChunkParameters
-from dbgpt_tools.knowledge.documents import SourceFile
+from dbgpt_tools.knowledge.documents import DocumentFile, SourceFile
 from dbgpt_tools.knowledge.models import Document, KnowledgeId, Page, Retrieval, Space, SpaceIn, SpaceUpdate
 from dbgpt_tools.knowledge.service import KnowledgeService
 from dbgpt_tools.operations.knowledge import SearchArgs, search_knowledge
@@ -34,6 +34,25 @@ _FORM_FIELDS = 16
 _FORM_OVERHEAD = 1024 * 1024
 
 
+def no_url_documents(value: str | None) -> str | None:
+    """`value`, unless it is the URL document type (refused: the server reaches no other host)."""
+    if value is not None and value.upper() == "URL":
+        raise ValueError("URL documents are not supported: upload the file (doc_file) or send its text")
+    return value
+
+
+DocType = Annotated[
+    str | None,
+    Field(
+        max_length=32,
+        description="TEXT (content) or DOCUMENT (doc_file); URL documents are not supported.",
+        json_schema_extra={"not": {"pattern": "^[Uu][Rr][Ll]$"}},
+    ),
+    AfterValidator(no_url_documents),
+]
+"""A document's type as DB-GPT sends it; URL documents are refused (the server reaches no other host)."""
+
+
 class DocumentForm(BaseModel):
     """A document as DB-GPT's create route takes it (form fields, query parameters or JSON)."""
 
@@ -43,22 +62,10 @@ class DocumentForm(BaseModel):
         description="The space's id (or its name)."
     )
     doc_name: str | None = Field(default=None, max_length=256, description="Its name (default: the file's name).")
-    doc_type: str | None = Field(
-        default=None,
-        max_length=32,
-        description="TEXT (content) or DOCUMENT (doc_file); URL documents are not supported.",
-        json_schema_extra={"not": {"pattern": "^[Uu][Rr][Ll]$"}},
-    )
+    doc_type: DocType = None
     content: str | None = Field(default=None, pattern=VISIBLE, description="The text of a TEXT document.")
     doc_source: str = Field(default="", max_length=64)
     chunk_parameters: ChunkParameters | None = None
-
-    @field_validator("doc_type")
-    @classmethod
-    def _no_urls(cls, value: str | None) -> str | None:
-        if value is not None and value.upper() == "URL":
-            raise ValueError("URL documents are not supported: upload the file (doc_file) or send its text")
-        return value
 
 
 class SyncRequest(BaseModel):
@@ -108,7 +115,86 @@ class DocumentPage(Page[Document]):
     """A page of documents."""
 
 
-def _knowledge(request: Request) -> KnowledgeService:
+INDEX_METHODS = ["VectorStore", "FullText"]
+"""How every space is indexed, in DB-GPT's words: by meaning (Chroma vectors) and by words (BM25), searched
+together."""
+MAX_LISTED_FILES = 10_000
+"""Documents a space's file listing reads at most (DB-GPT's reads 10,000 too)."""
+MAX_READ_LINES, MAX_READ_CHARS = 500, 20_000
+
+
+class SpaceStats(BaseModel):
+    """A space's totals (DB-GPT's `KnowledgeSpaceStatsResponse`; git syncs and graphs do not exist here: null)."""
+
+    name: str
+    domain_type: str
+    vector_type: str
+    index_methods: list[str]
+    desc: str
+    document_count: int
+    chunk_count: int = Field(description="Searchable chunks of all its documents.")
+    sync_status: None = None
+    sync_total_files: None = None
+    sync_finished: None = None
+    sync_running: None = None
+    sync_failed: None = None
+    sync_todo: None = None
+    repo_url: None = None
+    branch: None = None
+    graph_vertex_count: None = None
+    graph_edge_count: None = None
+    graph_community_count: None = None
+    graph_build_status: None = None
+
+
+class ListingRequest(BaseModel):
+    """A folder of a space's file tree (DB-GPT's `KbSearchRequest`; its other fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    path: str = Field(default="", max_length=1024, description="The folder ('' or '/': the top).")
+    offset: int = Field(default=0, ge=0, le=MAX_LISTED_FILES)
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class FileEntry(BaseModel):
+    """A document (a file) or a folder of a space's file tree (DB-GPT's `KbFileEntry`)."""
+
+    name: str
+    path: str
+    is_dir: bool
+    file_type: str | None = None
+    language: str | None = None
+    doc_id: int | None = None
+    child_count: int | None = Field(default=None, description="Documents under a folder.")
+
+
+class Listing(BaseModel):
+    """One folder of a space's file tree: its documents are files named by their names, a `/` in a name making
+    folders (DB-GPT's `KbLsJsonResponse`)."""
+
+    path: str
+    entries: list[FileEntry]
+    total_files: int
+    total_dirs: int
+
+
+class ReadRequest(BaseModel):
+    """Lines of a document of a space, by its path in the file tree (DB-GPT's `KbSearchRequest` for `cat`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    path: str = Field(min_length=1, max_length=1024, description="The document's path (its name).")
+    start_line: int = Field(default=1, ge=1, le=100_000_000)
+    end_line: int = Field(default=0, ge=0, le=100_000_000, description="The last line (0: to the end).")
+
+
+class NumberedText(RootModel[str]):
+    """The lines asked for, numbered, under a line naming the document, its format and length (at most 500 lines
+    and 20,000 characters)."""
+
+
+def knowledge_service(request: Request) -> KnowledgeService:
     knowledge: KnowledgeService = request.app.state.runtime.knowledge
     return knowledge
 
@@ -133,38 +219,38 @@ def page_params(request: Request, *extra: str) -> dict[str, Any]:
 
 async def create_space(request: Request) -> Response:
     body = await parse_body(request, SpaceIn)
-    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.create, body))
+    return await envelope(await asyncio.to_thread(knowledge_service(request).spaces.create, body))
 
 
 async def update_space(request: Request) -> Response:
     body = await parse_body(request, SpaceUpdate)
-    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.update, body))
+    return await envelope(await asyncio.to_thread(knowledge_service(request).spaces.update, body))
 
 
 async def delete_space(request: Request) -> Response:
     space_id = path_id(request, "space_id")
-    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.delete, space_id))
+    return await envelope(await asyncio.to_thread(knowledge_service(request).spaces.delete, space_id))
 
 
 async def get_space(request: Request) -> Response:
     space_id = path_id(request, "space_id")
-    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.get, space_id))
+    return await envelope(await asyncio.to_thread(knowledge_service(request).spaces.get, space_id))
 
 
 async def list_spaces(request: Request) -> Response:
     params = page_params(request)
-    return await envelope(await asyncio.to_thread(_knowledge(request).spaces.page, **params))
+    return await envelope(await asyncio.to_thread(knowledge_service(request).spaces.page, **params))
 
 
 async def retrieve(request: Request) -> Response:
     body = await parse_body(request, RetrieveRequest)
     args = validated(SearchArgs, {**body.model_dump(), "space": request.path_params["space_id"]})
-    return await envelope(await search_knowledge(_knowledge(request), args))
+    return await envelope(await search_knowledge(knowledge_service(request), args))
 
 
 async def create_document(request: Request) -> Response:
-    knowledge = _knowledge(request)
-    fields, upload = await _document_fields(request, knowledge.documents.max_bytes)
+    knowledge = knowledge_service(request)
+    fields, upload = await document_fields(request, knowledge.documents.max_bytes)
     form = validated(DocumentForm, fields)
     file = None
     if upload is not None:
@@ -181,7 +267,7 @@ async def create_document(request: Request) -> Response:
     return await envelope(document)
 
 
-async def _document_fields(request: Request, max_bytes: int) -> tuple[dict[str, Any], UploadFile | None]:
+async def document_fields(request: Request, max_bytes: int) -> tuple[dict[str, Any], UploadFile | None]:
     """The create route's fields (query parameters, then form fields or a JSON object) and its upload."""
     fields: dict[str, Any] = {key: value for key, value in request.query_params.items() if value != ""}
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -217,34 +303,114 @@ def _parsed(fields: dict[str, Any]) -> dict[str, Any]:
 async def list_documents(request: Request) -> Response:
     params = page_params(request, "space_id")
     space = params.pop("space_id", None)
-    return await envelope(await asyncio.to_thread(_knowledge(request).documents.page, space, **params))
+    return await envelope(await asyncio.to_thread(knowledge_service(request).documents.page, space, **params))
 
 
 async def get_document(request: Request) -> Response:
     document_id = path_id(request, "document_id")
-    return await envelope(await asyncio.to_thread(_knowledge(request).documents.get, document_id))
+    return await envelope(await asyncio.to_thread(knowledge_service(request).documents.get, document_id))
 
 
 async def delete_document(request: Request) -> Response:
     document_id = path_id(request, "document_id")
-    return await envelope(await asyncio.to_thread(_knowledge(request).delete_document, document_id))
+    return await envelope(await asyncio.to_thread(knowledge_service(request).delete_document, document_id))
+
+
+async def synced(knowledge: KnowledgeService, items: list[SyncItem]) -> list[int]:
+    """Queue the documents' ingestion again, each with its new chunk parameters (if any); their ids."""
+    return [(await asyncio.to_thread(knowledge.sync_document, item.doc_id, item.chunk_parameters)).id for item in items]
 
 
 async def sync_documents(request: Request) -> Response:
     items = validated(SyncList, await json_body(request)).root
-    knowledge = _knowledge(request)
-    synced = [
-        (await asyncio.to_thread(knowledge.sync_document, item.doc_id, item.chunk_parameters)).id for item in items
-    ]
-    return await envelope(synced)
+    return await envelope(await synced(knowledge_service(request), items))
 
 
 async def sync_document(request: Request) -> Response:
     document_id = path_id(request, "document_id")
     raw = await json_body(request, allow_empty=True)
     item = validated(SyncRequest, raw if raw is not None else {})
-    document = await asyncio.to_thread(_knowledge(request).sync_document, document_id, item.chunk_parameters)
+    document = await asyncio.to_thread(knowledge_service(request).sync_document, document_id, item.chunk_parameters)
     return await envelope([document.id])
+
+
+async def space_stats(request: Request) -> Response:
+    knowledge = knowledge_service(request)
+    space = await asyncio.to_thread(knowledge.spaces.resolve, request.path_params["space_id"])
+    documents, chunks = await asyncio.to_thread(knowledge.documents.totals, space.id)
+    stats = SpaceStats(
+        name=space.name,
+        domain_type="Normal",
+        vector_type=space.vector_type,
+        index_methods=INDEX_METHODS,
+        desc=space.desc,
+        document_count=documents,
+        chunk_count=chunks,
+    )
+    return await envelope(stats)
+
+
+async def list_files(request: Request) -> Response:
+    body = await parse_body(request, ListingRequest)
+    knowledge = knowledge_service(request)
+    files = await asyncio.to_thread(knowledge.documents.files, request.path_params["space_id"], MAX_LISTED_FILES)
+    return await envelope(listing(files, body))
+
+
+def listing(files: list[DocumentFile], request: ListingRequest) -> Listing:
+    """The folder `request.path` of the tree the documents' names make: folders first, then files, by name."""
+    folder = request.path.strip("/")
+    prefix = folder + "/" if folder else ""
+    folders: dict[str, int] = {}
+    entries: list[FileEntry] = []
+    for file in files:
+        if not file.name.startswith(prefix) or file.name == prefix:
+            continue
+        head, nested, _ = file.name[len(prefix) :].partition("/")
+        if nested:
+            folders[head] = folders.get(head, 0) + 1
+        else:
+            entries.append(
+                FileEntry(name=head, path=file.name, is_dir=False, file_type=file.file_type, doc_id=file.doc_id)
+            )
+    dirs = [
+        FileEntry(name=name, path=prefix + name, is_dir=True, child_count=count)
+        for name, count in sorted(folders.items())
+    ]
+    ordered = dirs + sorted(entries, key=lambda entry: entry.name)
+    page = ordered[request.offset : request.offset + request.limit]
+    return Listing(path=folder or "/", entries=page, total_files=len(entries), total_dirs=len(dirs))
+
+
+async def read_file(request: Request) -> Response:
+    body = await parse_body(request, ReadRequest)
+    knowledge = knowledge_service(request)
+    named = await asyncio.to_thread(knowledge.documents.named, request.path_params["space_id"], body.path)
+    if not named:
+        raise NotFound(
+            f"no document {body.path!r} in knowledge space {request.path_params['space_id']!r}", field="path"
+        )
+    text = await asyncio.to_thread(knowledge.document_text, named[0].id)
+    return await envelope(numbered(body.path, named[0].doc_type, text, body.start_line, body.end_line))
+
+
+def numbered(path: str, kind: str, text: str, start_line: int, end_line: int) -> str:
+    """Lines `start_line`..`end_line` of `text`, numbered as DB-GPT's `kb_cat` shows them (capped)."""
+    if not text:
+        return f"File {path!r} is empty"
+    lines = text.split("\n")
+    first, wanted = start_line - 1, min(end_line or len(lines), len(lines))
+    last = min(wanted, first + MAX_READ_LINES)
+    shown = [f"{path} ({kind}, {len(lines)} lines)"]
+    shown += [f"  {number:>4} | {line}" for number, line in enumerate(lines[first:last], start=start_line)]
+    if last < wanted:
+        shown.append(f"  ... (truncated, use start_line={last + 1} to continue)")
+    result = "\n".join(shown)
+    if len(result) > MAX_READ_CHARS:
+        result = (
+            result[:MAX_READ_CHARS] + f"\n\n... [Output truncated at {MAX_READ_CHARS} chars: use start_line/end_line]"
+        )
+    return result
 
 
 SPACE = BASE + "/spaces"
@@ -377,5 +543,40 @@ KNOWLEDGE_ROUTES: list[tuple[Endpoint, Handler]] = [
             enveloped=True,
         ),
         sync_document,
+    ),
+    (
+        Endpoint(
+            "GET",
+            BASE + "/{space_id}/stats",
+            "A space's totals: documents and searchable chunks (DB-GPT's space stats)",
+            params=(SPACE_NAME_OR_ID,),
+            response=SpaceStats,
+            enveloped=True,
+        ),
+        space_stats,
+    ),
+    (
+        Endpoint(
+            "POST",
+            BASE + "/{space_id}/tools/ls-json",
+            "A folder of a space's file tree (its documents, named by their names)",
+            params=(SPACE_NAME_OR_ID,),
+            body=ListingRequest,
+            response=Listing,
+            enveloped=True,
+        ),
+        list_files,
+    ),
+    (
+        Endpoint(
+            "POST",
+            BASE + "/{space_id}/tools/cat",
+            "Numbered lines of a document, by its path in the space's file tree",
+            params=(SPACE_NAME_OR_ID,),
+            body=ReadRequest,
+            response=NumberedText,
+            enveloped=True,
+        ),
+        read_file,
     ),
 ]

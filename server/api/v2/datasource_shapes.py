@@ -129,8 +129,10 @@ def datasource_in(
         flat.setdefault("read_only", stored.read_only)
         if shaped.type in FILE_TYPES:
             flat.setdefault("db_name", stored.db_name)
-    elif shaped.type in FILE_TYPES and isinstance(flat.get("db_path", ""), str):  # as DB-GPT names it
-        flat.setdefault("db_name", f"{shaped.type}_{posixpath.basename(flat.get('db_path', '')).split('.')[0]}")
+    elif shaped.type in FILE_TYPES:  # named as DB-GPT names it: <type>_<file name up to its first dot>
+        path = flat.get("db_path")
+        file_name = posixpath.basename(path).split(".")[0] if isinstance(path, str) else ""
+        flat.setdefault("db_name", f"{shaped.type}_{file_name}")
     try:
         return validated(model, flat)
     except InvalidInput as error:

@@ -32,14 +32,14 @@ EXAMPLES = 60  # per operation and mode: about 40 s on 2 cores for the whole run
 # Refusals of well-formed requests that depend on the state of things, which a JSON schema cannot describe (each
 # is stated in the document's descriptions): the database judges the SQL, a file must exist, a history must end
 # with a question that is not empty, a kept password must not travel, a chunk overlap must be below the chunk
-# size, a document is text or a file, of a type its file name tells.
+# size, a document is text or a file, of a type its file name tells, a connection test needs a database that answers.
 STATEFUL_REFUSALS = re.compile(
     r"the database rejected the statement|does not parse as|exactly one SQL statement|is not allowed on|"
     r"does not exist \(a read-only datasource needs an existing file\)|outside the allowed roots|"
     r"the last message must be the user's question|the question must not be empty|"
     r"a stored password only goes to the destination|SQL is nested too deeply|"
     r"chunk_overlap must be smaller than chunk_size|send either content|unsupported document type|"
-    r"cannot tell the type of|"
+    r"cannot tell the type of|connection test failed|"
     r"flow_data: flow (node|edge) |is not the path's"
 )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, Field, JsonValue, RootModel
+from pydantic import BaseModel, Field, JsonValue, RootModel, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,12 +24,18 @@ from dbgpt_tools.operations.base import NoArgs
 from dbgpt_tools.operations.datasources import DatasourceName, DatasourceRef
 from dbgpt_tools.operations.sql import RunSqlArgs
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.sql.datasource_models import DatasourceIn, DatasourceUpdate
+from dbgpt_tools.sql.datasource_models import DatasourceIn, DatasourceUpdate, DbType
 from dbgpt_tools.sql.engine_config import FILE_TYPES
 from dbgpt_tools.sql.results import Rows
 from dbgpt_tools.sql.schema_models import SchemaInfo
-from server.api.v2.datasource_shapes import PARAMS, DatasourceParamsIn, Datasources, view
-from server.api.v2.datasources import Done, read_datasource, tested
+from server.api.v2.datasource_shapes import (
+    PARAMS,
+    AnyShapeDatasourceIn,
+    DatasourceParamsUpdate,
+    Datasources,
+    view,
+)
+from server.api.v2.datasources import BY_NAME_OR_ID, Done, read_datasource, tested
 from server.openapi import Endpoint, Handler, Param
 from server.requests import json_object
 from server.responses import envelope
@@ -37,13 +43,6 @@ from server.responses import envelope
 DB = "/api/v1/chat/db"
 EDITOR = "/api/v1/editor"
 MAX_PAGE_SIZE = 1000
-
-
-class DbConfig(DatasourceIn):
-    """A datasource as DB-GPT's v1 calls send it: `file_path` is the file of a SQLite/DuckDB database (db_path).
-    Either shape of /api/v2/serve/datasources is accepted too."""
-
-    file_path: str = Field(default="", max_length=1024, description="v1's name of db_path.")
 
 
 class DbTypeInfo(BaseModel):
@@ -116,9 +115,9 @@ def _positive(values: dict[str, str], name: str, default: int, maximum: int) -> 
 
 
 async def _db_config(request: Request) -> dict[str, Any]:
-    """The body, with v1's `file_path` read as db_path."""
+    """The body, with v1's `file_path` read as db_path (DB-GPT's v1 `DBConfig` names it so)."""
     body = await json_object(request)
-    if body.get("file_path") is not None:
+    if body.get("file_path"):
         if body.get("db_path") not in (None, body["file_path"]):
             raise InvalidInput("file_path and db_path disagree: send one of them", field="file_path")
         body = {**body, "db_path": body["file_path"]}
@@ -232,20 +231,21 @@ async def editor_sql_run(request: Request) -> Response:
     )
 
 
-class AnyShapeDbConfig(RootModel[DbConfig | DatasourceParamsIn]):
-    """A datasource as v1's DBConfig, or in DB-GPT's current `{type, params, description}` shape."""
+class AnyShapeDbEdit(RootModel[DatasourceIn | DatasourceParamsUpdate]):
+    """A datasource named by its db_name (flat shape) or its id (either shape)."""
 
 
-def _text(name: str, description: str, max_length: int = 256) -> Param:
-    return Param(name, "query", {"type": "string", "maxLength": max_length}, description)
+def _text(name: str, description: str, *, required: bool = False) -> Param:
+    return Param(name, "query", {"type": "string", "maxLength": 256}, description, required=required)
 
 
 def _integer(name: str, description: str, maximum: int) -> Param:
     return Param(name, "query", {"type": "integer", "minimum": 1, "maximum": maximum}, description)
 
 
-DB_NAME = _text("db_name", "The datasource's db_name (required).")
-DB_TYPE = _text("db_type", "Its type; refused when it is not the datasource's.", 32)
+DB_NAME = Param("db_name", "query", BY_NAME_OR_ID.schema, "The datasource's db_name.", required=True)
+DB_TYPE = Param("db_type", "query", TypeAdapter(DbType).json_schema(), "Its type (refused when it is another).")
+V1_BODY = "; the body is v1's DBConfig (file_path: the file of SQLite/DuckDB) or either /api/v2 shape"
 DATABASES_ROUTES: list[tuple[Endpoint, Handler]] = [
     (
         Endpoint(
@@ -262,8 +262,8 @@ DATABASES_ROUTES: list[tuple[Endpoint, Handler]] = [
         Endpoint(
             "POST",
             DB + "/add",
-            "v1: register a datasource (data: true)",
-            body=AnyShapeDbConfig,
+            "v1: register a datasource (data: true)" + V1_BODY,
+            body=AnyShapeDatasourceIn,
             response=Done,
             enveloped=True,
         ),
@@ -273,9 +273,9 @@ DATABASES_ROUTES: list[tuple[Endpoint, Handler]] = [
         Endpoint(
             "POST",
             DB + "/edit",
-            "v1: update the datasource named by db_name (or id); an empty or masked password keeps the stored one "
-            "(data: true)",
-            body=AnyShapeDbConfig,
+            "v1: update the datasource named by db_name (or id); an empty or masked password keeps the stored one, "
+            "read_only is kept unless given (data: true)" + V1_BODY,
+            body=AnyShapeDbEdit,
             response=Done,
             enveloped=True,
         ),
@@ -296,8 +296,8 @@ DATABASES_ROUTES: list[tuple[Endpoint, Handler]] = [
         Endpoint(
             "POST",
             DB + "/test/connect",
-            "v1: test an unsaved datasource's connection (data: true; a failure is a 400, err_code E1001)",
-            body=AnyShapeDbConfig,
+            "v1: test an unsaved datasource's connection (data: true; a failure is a 400, err_code E1001)" + V1_BODY,
+            body=AnyShapeDatasourceIn,
             response=Done,
             enveloped=True,
         ),
@@ -328,7 +328,7 @@ DATABASES_ROUTES: list[tuple[Endpoint, Handler]] = [
                 _integer("page_index", "The page of tables, from 1.", 10**6),
                 _integer("page_size", f"Tables per page (default and at most {MAX_PAGE_SIZE}).", MAX_PAGE_SIZE),
                 _text("search_str", "Only tables whose name contains this (any case)."),
-                _text("db_type", "Ignored (DB-GPT's UI sends it).", 32),
+                _text("db_type", "Ignored (DB-GPT's UI sends it)."),
             ),
             upstream=True,
             response=DataNode,

@@ -26,7 +26,7 @@ from dbgpt_tools.sql.datasource_models import (
     DbType,
     known_db_type,
 )
-from dbgpt_tools.sql.engine_config import DEFAULT_PORTS, FILE_TYPES
+from dbgpt_tools.sql.engine_config import DEFAULT_PORTS, FILE_TYPES, HOST_TYPES
 from dbgpt_tools.sql.registry import DatasourceRegistry
 
 
@@ -77,10 +77,34 @@ def view(datasource: Datasource) -> DatasourceView:
     return DatasourceView(**values, type=datasource.db_type, params=params, description=datasource.comment)
 
 
+def _document_params(schema: dict[str, Any]) -> None:
+    """What the flat validation enforces, in DatasourceParamsIn's JSON schema: each type's `params` with the schemas
+    of the flat fields they stand for (null: absent), and a server datasource named by params.database alone."""
+    flat = DatasourceIn.model_json_schema()["properties"]
+
+    def field(name: str, required: bool = False) -> dict[str, Any]:
+        own = {key: value for key, value in flat[name].items() if key not in ("title", "default", "description")}
+        return {**own, "minLength": 1} if required else {"anyOf": [own, {"type": "null"}]}
+
+    rules: list[Any] = []
+    for params, types in ((FILE_PARAMS, sorted(FILE_TYPES)), (SERVER_PARAMS, sorted(HOST_TYPES))):
+        properties = {param.name: field(param.field, param.required) for param in params}
+        required = [param.name for param in params if param.required]
+        then: dict[str, Any] = {
+            "properties": {"params": {"type": "object", "properties": properties, "required": required}}
+        }
+        if params is SERVER_PARAMS:
+            then["not"] = {"required": ["db_name"]}
+        rules.append({"if": {"properties": {"type": {"enum": types}}, "required": ["type"]}, "then": then})
+    schema["allOf"] = rules
+    for name, flat_name in (("description", "comment"), ("db_name", "db_name")):
+        schema["properties"][name] = {**field(flat_name), "description": schema["properties"][name]["description"]}
+
+
 class DatasourceParamsIn(BaseModel):
     """A datasource in DB-GPT's current shape, as its web UI sends it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_document_params)
 
     id: DatasourceId | None = Field(default=None, description="The datasource (required on update).")
     type: DbType = Field(description="sqlite, duckdb, postgresql or mysql (any case).")
@@ -116,13 +140,13 @@ class AnyShapeDatasourceUpdate(RootModel[DatasourceUpdate | DatasourceParamsUpda
 def datasource_in(
     registry: DatasourceRegistry, body: dict[str, Any], model: type[DatasourceIn] = DatasourceIn
 ) -> DatasourceIn:
-    """A request body in either shape as the core's flat datasource, validated as `model` (blocking: a body in
-    DB-GPT's current shape that names a datasource by `id` is read against the stored one)."""
+    """A request body in either shape as the core's flat datasource, validated as `model` (blocking: an update in
+    DB-GPT's current shape is read against the stored datasource)."""
     body = drop_nulls(body)
     if "type" not in body and "params" not in body:
         return validated(model, body)
     shaped = validated(DatasourceParamsIn, body)
-    stored = registry.get(shaped.id) if shaped.id is not None else None
+    stored = registry.get(shaped.id) if shaped.id is not None and issubclass(model, DatasourceUpdate) else None
     given = {name: value for name, value in body.items() if name in DatasourceIn.model_fields}
     flat = _merged(given, _flat_fields(shaped), stored, shaped.type)
     if stored is not None:  # what this shape cannot say is kept
@@ -132,11 +156,14 @@ def datasource_in(
     elif shaped.type in FILE_TYPES:  # named as DB-GPT names it: <type>_<file name up to its first dot>
         path = flat.get("db_path")
         file_name = posixpath.basename(path).split(".")[0] if isinstance(path, str) else ""
-        flat.setdefault("db_name", f"{shaped.type}_{file_name}")
+        flat.setdefault("db_name", _CONTROL.sub("_", f"{shaped.type}_{file_name}")[:256])
     try:
         return validated(model, flat)
     except InvalidInput as error:
         raise _in_shape_terms(error, shaped.type) from None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _flat_fields(shaped: DatasourceParamsIn) -> dict[str, Any]:

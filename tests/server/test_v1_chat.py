@@ -249,6 +249,13 @@ async def test_home_page_conversations_are_listed_as_chat_react_agent(
     ]
     listed = {item["conv_uid"]: item["chat_mode"] for item in data(await api.get("/api/v1/chat/dialogue/list"))}
     assert listed == {"home-1": AGENT_MODE, "c-1": "chat_normal"}
+    human, view, *_ = data(await api.get(HISTORY, params={"con_uid": "home-1"}))
+    assert (human["role"], human["context"]) == ("human", "first question")
+    kept = json.loads(view["context"])  # as DB-GPT keeps a react-agent turn: the reopened page shows its step
+    assert (kept["version"], kept["type"], kept["final_content"]) == (2, "react-agent", "Hello there friend")
+    assert kept["steps"] == [
+        {"id": "answer", "title": "Writing the answer", "detail": "", "status": "done", "action": "chat_normal"}
+    ]
 
 
 async def test_home_page_database_turn_runs_chat_data_without_the_ui_prefix(
@@ -262,6 +269,8 @@ async def test_home_page_database_turn_runs_chat_data_without_the_ui_prefix(
     [view] = chart_views(final["content"])
     assert view["sql"] == SQL and len(view["data"]) == 5 and events[-1] == {"type": "done"}
     assert final["content"].startswith("I will list them.")
+    kept = json.loads(data(await data_api.get(HISTORY, params={"con_uid": "home-1"}))[-1]["context"])
+    assert kept["final_content"] == final["content"] and kept["steps"][0]["action"] == "chat_data"
 
 
 async def test_home_page_refusals_and_failures_end_with_final_and_done(data_api: httpx.AsyncClient) -> None:
@@ -304,6 +313,7 @@ async def test_home_page_knowledge_turn_cites_the_spaces_chunks(settings: Settin
         async with rest_client(runtime) as client:
             body = agent_turn("[Knowledge: handbook] How many days of paid holiday?", knowledge_space_name="handbook")
             events = agent_events(await client.post(AGENT, json=body))
+            history = data(await client.get(HISTORY, params={"con_uid": "home-1"}))
     finally:
         runtime.close()
     final = events[-2]
@@ -311,6 +321,9 @@ async def test_home_page_knowledge_turn_cites_the_spaces_chunks(settings: Settin
     first = final["citations"][0]
     assert first["index"] == 1 and first["sourceName"] == "handbook.md" and "27 days" in first["excerpt"]
     assert set(first) == {"index", "id", "sourceName", "excerpt", "score", "path", "url"}
+    kept = json.loads(history[-1]["context"])  # a reopened conversation cites the same sources
+    assert kept["final_content"] == final["content"] and kept["citations"] == final["citations"]
+    assert kept["steps"][0]["title"] == "Searching handbook"
 
 
 async def test_without_a_key_every_chat_route_is_401(api: httpx.AsyncClient, scripted: ScriptedChatModel) -> None:

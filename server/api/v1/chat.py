@@ -32,7 +32,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dbgpt_tools.chat.conversations import AGENT_MODE, ConversationMode
-from dbgpt_tools.chat.markup import render_artifact
 from dbgpt_tools.chat.models import (
     VISIBLE,
     ChatMode,
@@ -40,8 +39,6 @@ from dbgpt_tools.chat.models import (
     ConvUid,
     FinishReason,
     Label,
-    QueryArtifact,
-    ReferencesArtifact,
     Usage,
 )
 from dbgpt_tools.chat.service import ChatTurn
@@ -49,6 +46,7 @@ from dbgpt_tools.errors import DbgptError, InternalError, InvalidInput, validate
 from dbgpt_tools.json_types import TokenCap, drop_nulls
 from dbgpt_tools.runtime import Runtime
 from server.api.v1.dialogue import MessageVos, history_messages
+from server.api.v1.react import STEP, AnswerParts, Citation, step_title
 from server.api.v1.scenes import SCENES, ListedMode, SceneCode, scene
 from server.api.v2.chat import DONE, SEND_TIMEOUT_S, ChunkWriter, rendered, sse_events
 from server.api.v2.chat_schema import ChatCompletionChunk, CompletionMessage, StreamError
@@ -61,7 +59,6 @@ NO_PARAM = ("", "null", "undefined")
 """What the UI sends as `select_param` when nothing is chosen."""
 UI_PREFIX = re.compile(r"^(?:\s*\[(?:Database|Knowledge): [^\]\n]*\])+\s*")
 """The `[Database: x] [Knowledge: y] ` the home page puts before the question it sends."""
-EXCERPT_CHARS = 500
 MAX_QUESTION = 100_000
 
 
@@ -299,18 +296,6 @@ async def chat_prepare(request: Request) -> Response:
 # --- /api/v1/chat/react-agent ------------------------------------------------------------------------------------
 
 
-class Citation(BaseModel):
-    """A source a home-page answer cites (DB-GPT's `AgentCitation`, version 2 field names)."""
-
-    index: int
-    id: str
-    sourceName: str  # DB-GPT's wire name
-    excerpt: str
-    score: float | None = None
-    path: str | None = None
-    url: str | None = None
-
-
 class AgentEvent(BaseModel):
     """One event of `/api/v1/chat/react-agent`: `step.start`, `step.chunk` (the answer's text as it is written),
     `step.done`, then `final` (the answer as markdown, chart-view included, and its citations) and `done`.
@@ -330,9 +315,6 @@ class AgentEvent(BaseModel):
     citations: list[Citation] | None = None
 
 
-STEP = "answer"
-
-
 def agent_event(**fields: Any) -> bytes:
     """One home-page event."""
     return f"data: {json.dumps(fields, ensure_ascii=False)}\n\n".encode()
@@ -347,54 +329,26 @@ def final_events(content: str, citations: list[Citation]) -> list[bytes]:
     ]
 
 
-def citations_of(artifact: ReferencesArtifact, first: int) -> list[Citation]:
-    """The chunks an answer was grounded in, as citations numbered from `first`."""
-    return [
-        Citation(
-            index=first + number,
-            id=chunk.chunk_id,
-            sourceName=chunk.doc_name,
-            excerpt=chunk.content[:EXCERPT_CHARS],
-            score=chunk.score,
-        )
-        for number, chunk in enumerate(artifact.chunks)
-    ]
-
-
-def step_title(mode: ChatMode, param: str | None) -> str:
-    """What the answer's step says it does."""
-    if mode is ChatMode.chat_data:
-        return f"Querying {param}"
-    if mode is ChatMode.chat_knowledge:
-        return f"Searching {param}"
-    return "Writing the answer"
-
-
 async def agent_events(turn: ChatTurn, title: str) -> AsyncIterator[bytes]:
     """The turn as home-page events: its text as it is written in one step, then the whole answer as `final`
     (rows as chart-view markup, a space's chunks as citations), then `done`; a failure ends it as a `final` too."""
     mode = turn.request.chat_mode.value
     yield agent_event(type="step.start", id=STEP, step=1, title=title, detail="", phase="", action=mode)
-    text: list[str] = []
-    citations: list[Citation] = []
+    answer = AnswerParts()
     try:
         async for chunk in turn:
+            answer.add(chunk.delta, chunk.artifact)
             if chunk.delta:
-                text.append(chunk.delta)
                 yield agent_event(type="step.chunk", id=STEP, output_type="text", content=chunk.delta)
-            if isinstance(chunk.artifact, QueryArtifact):
-                text.append(render_artifact(chunk.artifact, markup=True))
-            elif isinstance(chunk.artifact, ReferencesArtifact):
-                citations += citations_of(chunk.artifact, len(citations) + 1)
     except Exception as exc:
         failure = _failure(exc, turn.conv_uid)
         yield agent_event(type="step.done", id=STEP, status="failed")
-        said = "".join(text)
+        said = answer.markdown
         for event in final_events(f"{said}\n\n**Error:** {failure.message}" if said else failure.message, []):
             yield event
         return
     yield agent_event(type="step.done", id=STEP, status="done")
-    for event in final_events("".join(text), citations):
+    for event in final_events(answer.markdown, answer.citations):
         yield event
 
 

@@ -3,8 +3,9 @@ conversation store.
 
 A conversation shows its mode as the scene the web UI opens it in (chat_data as `chat_with_db_execute`, the home
 page's own as `chat_react_agent`), its first question as `user_input`, and its creation time as `gmt_created`
-(ISO 8601 with the zone). `dialogue/new` only makes an id, as in DB-GPT: the conversation is kept from its first
-answer on.
+(ISO 8601 with the zone). Its history gives an answer with its rows as chart-view markup, or, on a home-page
+conversation, as the JSON payload DB-GPT keeps a react-agent turn as (so the reopened page shows its step and
+sources). `dialogue/new` only makes an id, as in DB-GPT: the conversation is kept from its first answer on.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, TypeAdapter, Valid
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dbgpt_tools.chat.conversations import ConversationStore, ConversationSummary
+from dbgpt_tools.chat.conversations import AGENT_MODE, ConversationStore, ConversationSummary
 from dbgpt_tools.chat.markup import render_artifact
 from dbgpt_tools.chat.models import ConvUid, Label
 from dbgpt_tools.errors import InvalidInput, NotFound, validated
 from dbgpt_tools.json_types import drop_nulls
 from dbgpt_tools.knowledge.models import Page
 from dbgpt_tools.runtime import Runtime
+from server.api.v1.react import kept_payload
 from server.api.v1.scenes import SCENE_OF_MODE, SCENE_SCHEMA, SCENES, ListedMode, conversation_mode, scene
 from server.api.v2.knowledge import PAGE, PAGE_SIZE, page_params
 from server.openapi import Endpoint, Handler, Param
@@ -101,7 +103,8 @@ class NewDialogue(BaseModel):
 
 class MessageVo(BaseModel):
     """One message of a conversation as DB-GPT's UI shows it: the user's (`human`) or an answer (`view`, with its
-    rows as chart-view markup); a question and its answer share their `order`."""
+    rows as chart-view markup; on a home-page conversation DB-GPT's react-agent payload, a JSON text); a question and
+    its answer share their `order`."""
 
     model_config = ConfigDict(protected_namespaces=())
 
@@ -214,12 +217,12 @@ async def clear_dialogue(request: Request) -> Response:
     return await envelope(None)
 
 
-async def history_messages(runtime: Runtime, conv_uid: str) -> Response:
-    """A conversation's last messages as the UI shows them (empty for a conversation not kept yet)."""
-    if not conv_uid:
-        return await envelope([])
-    messages = await asyncio.to_thread(runtime.conversations.history, conv_uid, MAX_HISTORY_MESSAGES)
-    model = runtime.llm.model_name
+def _history(conversations: ConversationStore, conv_uid: str, model: str) -> list[MessageVo]:
+    """A conversation's last messages as the UI shows them: an answer with its rows as chart-view markup, or on a
+    home-page conversation as the payload DB-GPT keeps a react-agent turn as."""
+    messages = conversations.history(conv_uid, MAX_HISTORY_MESSAGES)
+    info = conversations.info(conv_uid) if messages else None
+    home_page = info is not None and info.chat_mode == AGENT_MODE
     shown: list[MessageVo] = []
     order = 0
     for message in messages:
@@ -227,9 +230,19 @@ async def history_messages(runtime: Runtime, conv_uid: str) -> Response:
             order += 1
             shown.append(MessageVo(role="human", context=message.content, order=order, model_name=model))
         elif message.role == "assistant":
-            markup = "".join(render_artifact(artifact, markup=True) for artifact in message.artifacts)
-            shown.append(MessageVo(role="view", context=message.content + markup, order=order, model_name=model))
-    return await envelope(shown)
+            if home_page:
+                context = kept_payload(message.content, message.artifacts)
+            else:
+                context = message.content + "".join(render_artifact(a, markup=True) for a in message.artifacts)
+            shown.append(MessageVo(role="view", context=context, order=order, model_name=model))
+    return shown
+
+
+async def history_messages(runtime: Runtime, conv_uid: str) -> Response:
+    """A conversation's last messages as the UI shows them (empty for a conversation not kept yet)."""
+    if not conv_uid:
+        return await envelope([])
+    return await envelope(await asyncio.to_thread(_history, runtime.conversations, conv_uid, runtime.llm.model_name))
 
 
 async def get_history(request: Request) -> Response:

@@ -32,15 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dbgpt_tools.chat.conversations import AGENT_MODE, ConversationMode
-from dbgpt_tools.chat.models import (
-    VISIBLE,
-    ChatMode,
-    ChatRequest,
-    ConvUid,
-    FinishReason,
-    Label,
-    Usage,
-)
+from dbgpt_tools.chat.models import VISIBLE, ChatMode, ChatRequest, ConvUid, FinishReason, Label, Usage
 from dbgpt_tools.chat.service import ChatTurn
 from dbgpt_tools.errors import DbgptError, InternalError, InvalidInput, validated
 from dbgpt_tools.json_types import TokenCap, drop_nulls

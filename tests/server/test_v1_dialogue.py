@@ -47,6 +47,8 @@ async def test_new_list_history_delete_round_trip(api: httpx.AsyncClient, runtim
     new = data(await api.post(f"{BASE}/new?chat_mode=chat_normal&model_name=undefined", json={"chat_mode": "x"}))
     assert new["chat_mode"] == "chat_normal" and new["user_input"] == "" and new["app_code"] == "chat_normal"
     assert set(new) == {"conv_uid", "chat_mode", "user_input", "app_code", "user_name", "sys_code"}
+    agent = data(await api.post(f"{BASE}/new?chat_mode=chat_react_agent&model_name=undefined"))
+    assert agent["chat_mode"] == "chat_react_agent" and agent["conv_uid"] != new["conv_uid"]  # a knowledge page asks
     assert data(await api.get(f"{BASE}/list")) == []  # kept from its first answer on, as in DB-GPT
     keep(runtime, new["conv_uid"], ChatMode.chat_normal, turns=2)
     [item] = data(await api.get(f"{BASE}/list"))

@@ -189,12 +189,12 @@ async def query_page(request: Request) -> Response:
 
 async def new_dialogue(request: Request) -> Response:
     chat_mode = query_param(request, "chat_mode") or "chat_normal"
-    chosen = scene(chat_mode)
-    app_code = query_param(request, "app_code") or chosen.code
+    code = AGENT_MODE if chat_mode == AGENT_MODE else scene(chat_mode).code  # a knowledge page asks for the former
+    app_code = query_param(request, "app_code") or code
     return await envelope(
         NewDialogue(
             conv_uid=str(uuid.uuid4()),
-            chat_mode=chosen.code,
+            chat_mode=code,
             user_input="",
             app_code=app_code,
             user_name=query_param(request, "user_name") or query_param(request, "user_id"),

@@ -60,7 +60,7 @@ def webui_dir() -> Path:
     if not (WEBUI_DIR / "index.html").is_file():
         pytest.fail(
             f"DB-GPT's web UI is not installed in {WEBUI_DIR}: run scripts/test.sh (or "
-            f"DBGPT_WEBUI_DIR={WEBUI_DIR} dbgpt-tools webui install)"
+            f"`dbgpt-tools webui install --dir {WEBUI_DIR}`)"
         )
     return WEBUI_DIR
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,8 @@ from tests.browser.routed_model import RoutedChatModel
 from tests.browser.watch import Watch
 
 HELLO = "Hello from the scripted model, streamed word by word."
+HELD = "Partway written: the rest of this answer waits for the test."
+HELD_FIRST_WORD = "Partway"
 CATEGORIES_SQL = "SELECT name, description FROM categories ORDER BY name"
 CATEGORIES = f"Here are the categories.\n\n```sql\n{CATEGORIES_SQL}\n```"
 MOON_FACT = "The moon base on Ganymede is painted teal and has twelve airlocks."
@@ -35,7 +38,7 @@ CLASSIC_BOX = re.compile("Ask me anything")
 def model() -> RoutedChatModel:
     return RoutedChatModel(
         messages=iter(()),
-        routes={"categories": CATEGORIES, "moon base": MOON_ANSWER, "hello": HELLO},
+        routes={"slowly": HELD, "categories": CATEGORIES, "moon base": MOON_ANSWER, "hello": HELLO},
     )
 
 
@@ -151,18 +154,29 @@ def test_a_home_page_loads_with_its_lists(page: Page, server: UiServer) -> None:
 # (b) chat_normal, streamed, on both pages ---------------------------------------------------------------------------
 
 
-def test_b_home_page_answers_a_question(page: Page) -> None:
-    page.goto("/")
-    ask_home(page, "hello")
-    expect(page.get_by_text(HELLO).first).to_be_visible()
+def test_b_home_page_streams_an_answer(page: Page, model: RoutedChatModel) -> None:
+    release = model.held.setdefault("home, slowly", threading.Event())
+    try:
+        page.goto("/")
+        ask_home(page, "hello home, slowly")
+        expect(page.get_by_text(HELD_FIRST_WORD).first).to_be_visible()  # written so far, while the model holds
+        expect(page.get_by_text(HELD)).to_have_count(0)
+    finally:
+        release.set()
+    expect(page.get_by_text(HELD).first).to_be_visible()
     expect(page.get_by_text("DB-GPT is thinking")).to_have_count(0)
 
 
-def test_b_classic_chat_page_answers_a_question(page: Page) -> None:
-    page.goto("/chat/")
-    ask_classic(page, "hello")
-    expect(page).to_have_url(re.compile(r"/chat/\?scene=chat_normal&id=[\w-]+"))
-    answer = page.get_by_text(HELLO, exact=True)  # cumulative content replaces the bubble: the whole text, once
+def test_b_classic_chat_page_streams_an_answer(page: Page, model: RoutedChatModel) -> None:
+    release = model.held.setdefault("classic, slowly", threading.Event())
+    try:
+        page.goto("/chat/")
+        ask_classic(page, "hello classic, slowly")
+        expect(page).to_have_url(re.compile(r"/chat/\?scene=chat_normal&id=[\w-]+"))
+        expect(page.get_by_text(HELD_FIRST_WORD, exact=True).first).to_be_visible()
+    finally:
+        release.set()
+    answer = page.get_by_text(HELD, exact=True)  # cumulative content replaces the bubble: the whole text, once
     expect(answer.first).to_be_visible()
 
 

@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated Bearer keys accepted on /api/v2 and /mcp. Empty: no auth, loopback only.",
+        description="Comma-separated Bearer keys accepted on /api, /mcp and the model API (and exchanged for a web UI "
+        "session at /login). Empty: no auth, loopback only.",
     )
     session_ttl: float = Field(
         default=12 * 3600,

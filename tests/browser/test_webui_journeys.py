@@ -337,7 +337,9 @@ def wait_ingested(server: UiServer, doc_id: int) -> str:
         return str(pool.submit(asyncio.run, server.runtime.knowledge.wait(doc_id)).result(timeout=120).status)
 
 
-def test_f_knowledge_space_documents_sync_and_chat(page: Page, server: UiServer, tmp_path: Path) -> None:
+def test_f_knowledge_space_documents_sync_and_chat(
+    page: Page, server: UiServer, model: RoutedChatModel, tmp_path: Path
+) -> None:
     page.goto("/construct/knowledge/")
     page.get_by_role("button", name="Create Knowledge").click()
     dialog = page.locator(".ant-modal").first
@@ -381,11 +383,19 @@ def test_f_knowledge_space_documents_sync_and_chat(page: Page, server: UiServer,
     expect(rows.filter(has_text="airlocks.md")).to_contain_text("FINISHED")
     expect(rows.filter(has_text="moon facts")).to_contain_text("FINISHED")
 
-    # Ask the space from the chat page (what a click on the knowledge app does: a chat_knowledge dialogue).
+    # Ask the space from the classic chat page (as a click on the knowledge app does: a chat_knowledge dialogue)...
     open_scene(page, "chat_knowledge")
     choose(page, "moonbase")
     ask_classic(page, "What colour is the moon base?")
     expect(page.get_by_text(MOON_ANSWER).first).to_be_visible()
+    assert any(MOON_FACT in text for text in model.texts(-1))  # the model answered from the retrieved excerpt
+    # ... and from the home page, the space picked in its toolbar.
+    page.goto("/")
+    page.locator("button:has(span[aria-label=book])").first.click()
+    page.get_by_text("moonbase", exact=True).first.click()
+    ask_home(page, "And what colour is the moon base now?")
+    expect(page.get_by_text(MOON_ANSWER).first).to_be_visible()
+    assert any(MOON_FACT in text for text in model.texts(-1))
 
 
 # (g) the apps and flow pages ----------------------------------------------------------------------------------------

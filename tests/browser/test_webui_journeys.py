@@ -28,6 +28,11 @@ HELD = "Partway written: the rest of this answer waits for the test."
 HELD_FIRST_WORD = "Partway"
 CATEGORIES_SQL = "SELECT name, description FROM categories ORDER BY name"
 CATEGORIES = f"Here are the categories.\n\n```sql\n{CATEGORIES_SQL}\n```"
+PER_CATEGORY_SQL = (
+    "SELECT c.name AS category, COUNT(*) AS products FROM products p JOIN categories c USING (category_id) "
+    "GROUP BY c.name ORDER BY c.name"
+)
+PER_CATEGORY = f"Counted.\n\n```sql\n{PER_CATEGORY_SQL}\n```"  # names and counts: a pie chart
 MOON_FACT = "The moon base on Ganymede is painted teal and has twelve airlocks."
 MOON_ANSWER = "The moon base is painted teal, says the space [1]."
 HOME_BOX = re.compile("Ask a question about your database")
@@ -38,7 +43,13 @@ CLASSIC_BOX = re.compile("Ask me anything")
 def model() -> RoutedChatModel:
     return RoutedChatModel(
         messages=iter(()),
-        routes={"slowly": HELD, "categories": CATEGORIES, "moon base": MOON_ANSWER, "hello": HELLO},
+        routes={
+            "slowly": HELD,
+            "per category": PER_CATEGORY,
+            "categories": CATEGORIES,
+            "moon base": MOON_ANSWER,
+            "hello": HELLO,
+        },
     )
 
 
@@ -61,12 +72,15 @@ def server(
         yield live
 
 
+def sample_rows(server: UiServer, sql: str) -> list[tuple[str, ...]]:
+    """The rows `sql` returns from the sample database, read directly, as the table shows them (text)."""
+    with sqlite3.connect(server.runtime.settings.data_dir / "sample_sales.sqlite") as connection:
+        return [tuple(str(value) for value in row) for row in connection.execute(sql)]
+
+
 @pytest.fixture(scope="module")
-def categories(server: UiServer) -> list[tuple[str, str]]:
-    """The rows CATEGORIES_SQL returns from the sample database, read directly."""
-    path = server.runtime.settings.data_dir / "sample_sales.sqlite"
-    with sqlite3.connect(path) as connection:
-        return [(str(name), str(description)) for name, description in connection.execute(CATEGORIES_SQL)]
+def categories(server: UiServer) -> list[tuple[str, ...]]:
+    return sample_rows(server, CATEGORIES_SQL)
 
 
 def ask_home(page: Page, question: str) -> None:
@@ -115,9 +129,9 @@ def choose(page: Page, resource: str) -> None:
     expect(picker).to_contain_text(resource)
 
 
-def expect_table(page: Page, rows: list[tuple[str, str]]) -> None:
-    """The chart-view's table shows `rows` (the first page of them), cell by cell, in the first answer."""
-    table = page.locator(".ant-table").first
+def expect_table(scope: Page | Locator, rows: list[tuple[str, ...]]) -> None:
+    """The first chart-view table in `scope` shows `rows` (the first page of them), cell by cell."""
+    table = scope.locator(".ant-table").first
     body_rows = table.locator("tbody tr.ant-table-row")
     shown = min(len(rows), 10)  # antd tables page by 10
     expect(body_rows).to_have_count(shown)
@@ -236,7 +250,7 @@ def test_c_classic_conversation_is_listed_reopened_and_deleted(page: Page) -> No
 # (d) chat with the sample database from both pages ------------------------------------------------------------------
 
 
-def test_d_home_page_chats_with_the_sample_database(page: Page, categories: list[tuple[str, str]]) -> None:
+def test_d_home_page_chats_with_the_sample_database(page: Page, categories: list[tuple[str, ...]]) -> None:
     page.goto("/")
     page.locator("button:has(span[aria-label=database])").first.click()
     page.get_by_text("sample_sales", exact=True).first.click()
@@ -244,12 +258,20 @@ def test_d_home_page_chats_with_the_sample_database(page: Page, categories: list
     expect_table(page, categories)
 
 
-def test_d_classic_page_chats_with_the_sample_database(page: Page, categories: list[tuple[str, str]]) -> None:
+def test_d_classic_page_chats_with_the_sample_database(
+    page: Page, server: UiServer, categories: list[tuple[str, ...]]
+) -> None:
     params = open_scene(page, "chat_with_db_qa")
     assert {(p["param"], p["type"]) for p in params} >= {("sample_sales", "sqlite"), ("sample_logistics", "sqlite")}
     choose(page, "sample_sales")
     ask_classic(page, "list the categories")
     expect_table(page, categories)
+    ask_classic(page, "How many products per category?")  # the same conversation goes on, with a chart this time
+    chart = page.locator(".ant-tabs").filter(has=page.get_by_role("tab", name="Chart"))
+    expect(chart.get_by_role("tab")).to_have_text(["Chart", "SQL", "Data"])
+    expect(chart.locator("canvas").first).to_be_visible()
+    chart.get_by_role("tab", name="Data").click()
+    expect_table(chart, sample_rows(server, PER_CATEGORY_SQL))
 
 
 # (e) the datasource page --------------------------------------------------------------------------------------------

@@ -210,8 +210,11 @@ def test_c_home_conversation_is_listed_reopened_and_deleted(page: Page) -> None:
     assert history.value.ok
     expect(page).to_have_url(re.compile(r"/\?id=[\w-]+"))
     expect(page.get_by_text(HELLO).first).to_be_visible()  # the old answer, from the history
-    page.goto("/conversations/")  # "All tasks" lists it too
-    expect(page.get_by_text(question).first).to_be_visible()
+    conv_uid = page.url.rsplit("id=", 1)[1]
+    page.goto("/conversations/")  # "All tasks" lists it too, and opens it
+    page.get_by_text(question).first.click()
+    expect(page).to_have_url(re.compile(rf"/\?id={conv_uid}$"))
+    expect(page.get_by_text(HELLO).first).to_be_visible()
     page.goto("/")
     task = sidebar_task(page, question)
     task.hover()

@@ -83,24 +83,26 @@ def categories(server: UiServer) -> list[tuple[str, ...]]:
     return sample_rows(server, CATEGORIES_SQL)
 
 
-def ask_home(page: Page, question: str) -> None:
-    """Type a question into the home page's box and send it; the answer streams from `/api/v1/chat/react-agent`."""
-    with page.expect_response("**/api/v1/chat/react-agent") as answer:
-        box = page.get_by_placeholder(HOME_BOX).first
+def ask(page: Page, box: Locator, path: str, question: str, *, to_the_end: bool) -> None:
+    """Type `question` into `box` and send it; the answer must come as an event stream from `path`, read to its end
+    (the turn is then saved) unless `to_the_end` is False."""
+    with page.expect_response(f"**{path}") as answer:
         box.fill(question)
         box.press("Enter")
     response = answer.value
     assert response.ok and response.headers["content-type"].startswith("text/event-stream")
+    if to_the_end:
+        response.finished()
 
 
-def ask_classic(page: Page, question: str) -> None:
-    """Type a question into the classic chat page's box; the answer streams from `/api/v1/chat/completions`."""
-    with page.expect_response("**/api/v1/chat/completions") as answer:
-        box = page.get_by_placeholder(CLASSIC_BOX)
-        box.fill(question)
-        box.press("Enter")
-    response = answer.value
-    assert response.ok and response.headers["content-type"].startswith("text/event-stream")
+def ask_home(page: Page, question: str, *, to_the_end: bool = True) -> None:
+    """Ask on the home page: the answer streams from `/api/v1/chat/react-agent`."""
+    ask(page, page.get_by_placeholder(HOME_BOX).first, "/api/v1/chat/react-agent", question, to_the_end=to_the_end)
+
+
+def ask_classic(page: Page, question: str, *, to_the_end: bool = True) -> None:
+    """Ask on the classic chat page: the answer streams from `/api/v1/chat/completions`."""
+    ask(page, page.get_by_placeholder(CLASSIC_BOX), "/api/v1/chat/completions", question, to_the_end=to_the_end)
 
 
 def open_scene(page: Page, scene: str) -> list[dict[str, str]]:
@@ -172,7 +174,7 @@ def test_b_home_page_streams_an_answer(page: Page, model: RoutedChatModel) -> No
     release = model.held.setdefault("home, slowly", threading.Event())
     try:
         page.goto("/")
-        ask_home(page, "hello home, slowly")
+        ask_home(page, "hello home, slowly", to_the_end=False)
         expect(page.get_by_text(HELD_FIRST_WORD).first).to_be_visible()  # written so far, while the model holds
         expect(page.get_by_text(HELD)).to_have_count(0)
     finally:
@@ -185,7 +187,7 @@ def test_b_classic_chat_page_streams_an_answer(page: Page, model: RoutedChatMode
     release = model.held.setdefault("classic, slowly", threading.Event())
     try:
         page.goto("/chat/")
-        ask_classic(page, "hello classic, slowly")
+        ask_classic(page, "hello classic, slowly", to_the_end=False)
         expect(page).to_have_url(re.compile(r"/chat/\?scene=chat_normal&id=[\w-]+"))
         expect(page.get_by_text(HELD_FIRST_WORD, exact=True).first).to_be_visible()
     finally:

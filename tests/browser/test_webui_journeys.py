@@ -8,6 +8,7 @@ by keyword, so every journey gets a known answer."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 import threading
@@ -108,15 +109,13 @@ def ask_classic(page: Page, question: str, *, to_the_end: bool = True) -> None:
 def open_scene(page: Page, scene: str) -> list[dict[str, str]]:
     """Open the classic chat page in `scene` as a click on that app does (a new dialogue in the scene, remembered as
     the current one, then its page); the resources (`mode/params/list`) it offers."""
-    page.goto("/chat/")
     created = page.request.post(
         f"/api/v1/chat/dialogue/new?chat_mode={scene}&model_name=undefined", data={"chat_mode": scene}
     )
     assert created.ok, created.text()
     conv_uid = created.json()["data"]["conv_uid"]
-    page.evaluate(
-        "scene => localStorage.setItem('cur_dialog_info', JSON.stringify({chat_scene: scene, app_code: scene}))", scene
-    )
+    current = json.dumps({"chat_scene": scene, "app_code": scene})
+    page.add_init_script(f"localStorage.setItem('cur_dialog_info', {json.dumps(current)})")
     with page.expect_response("**/api/v1/chat/mode/params/list*") as params:
         page.goto(f"/chat/?scene={scene}&id={conv_uid}")
     listed: list[dict[str, str]] = params.value.json()["data"]

@@ -140,13 +140,13 @@ class AnyShapeDatasourceUpdate(RootModel[DatasourceUpdate | DatasourceParamsUpda
 def datasource_in(
     registry: DatasourceRegistry, body: dict[str, Any], model: type[DatasourceIn] = DatasourceIn
 ) -> DatasourceIn:
-    """A request body in either shape as the core's flat datasource, validated as `model` (blocking: an update in
-    DB-GPT's current shape is read against the stored datasource)."""
+    """A request body in either shape as the core's flat datasource, validated as `model` (blocking: a body in
+    DB-GPT's current shape with an `id`, an update or a test of a stored datasource, is read against it)."""
     body = drop_nulls(body)
     if "type" not in body and "params" not in body:
         return validated(model, body)
     shaped = validated(DatasourceParamsIn, body)
-    stored = registry.get(shaped.id) if shaped.id is not None and issubclass(model, DatasourceUpdate) else None
+    stored = registry.get(shaped.id) if shaped.id is not None else None  # an update, or a test of a stored one
     given = {name: value for name, value in body.items() if name in DatasourceIn.model_fields}
     flat = _merged(given, _flat_fields(shaped), stored, shaped.type)
     if stored is not None:  # what this shape cannot say is kept

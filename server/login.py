@@ -120,7 +120,7 @@ async def logout(request: Request) -> Response:
 
 NEXT = Param("next", "query", {"type": "string"}, "The page to go back to after logging in.")
 LOGIN_ROUTES: list[tuple[Endpoint, Handler]] = [
-    (Endpoint("GET", "/login", "The web UI's login page (HTML)", params=(NEXT,)), login_page),
+    (Endpoint("GET", "/login", "The web UI's login page (HTML)", params=(NEXT,), page=True), login_page),
     (
         Endpoint(
             "POST",
@@ -129,6 +129,7 @@ LOGIN_ROUTES: list[tuple[Endpoint, Handler]] = [
             body=LoginForm,
             body_media=("application/x-www-form-urlencoded",),
             status=303,
+            page=True,
         ),
         login,
     ),

@@ -48,6 +48,7 @@ class Endpoint:
     stream: type[BaseModel] | None = None  # the model of each server-sent event's JSON data
     upstream: bool = False  # a database or the LLM answers for it: 502 when it fails, 504 past the time limit
     status: int = 200  # the success status (202 for work that goes on in the background)
+    page: bool = False  # answers an HTML page (a refusal too, besides the guards' JSON envelope)
 
 
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
@@ -87,8 +88,13 @@ def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
             content["application/json"] = {"schema": _envelope(schema) if endpoint.enveloped else schema}
         if endpoint.stream is not None:
             content["text/event-stream"] = {"schema": sse_event_schema(_schema(endpoint.stream, components))}
+        refused = error
+        if endpoint.page:
+            html_page = {"text/html": {"schema": {"type": "string"}}}
+            content.update(html_page if endpoint.status == 200 else {})
+            refused = {**error, "content": {**error["content"], **html_page}}
         ok = STATUS_DESCRIPTIONS[endpoint.status]
-        responses: dict[str, Any] = {str(endpoint.status): {"description": ok, "content": content}, "4XX": error}
+        responses: dict[str, Any] = {str(endpoint.status): {"description": ok, "content": content}, "4XX": refused}
         if endpoint.upstream:
             responses["502"] = {**error, "description": "the database or the LLM failed or could not be reached"}
             responses["504"] = {**error, "description": "a SQL statement passed its time limit"}

@@ -30,9 +30,9 @@ async def json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-async def json_body(request: Request, *, allow_empty: bool = False) -> Any:
-    """The request body as JSON (None for an empty body when `allow_empty`; 400 when it is not JSON, 413 when too
-    large)."""
+async def json_body(request: Request, *, allow_empty: bool = False, empty: Any = None) -> Any:
+    """The request body as JSON (`empty` for an empty body when `allow_empty`, so a literal `null` stays telling;
+    400 when it is not JSON, 413 when too large)."""
     body = bytearray()
     try:
         async for chunk in request.stream():
@@ -42,7 +42,7 @@ async def json_body(request: Request, *, allow_empty: bool = False) -> Any:
     except ClientDisconnect:  # gone before its body arrived (or disconnected for being too slow)
         raise InvalidInput("the client disconnected before sending its whole body", field="body") from None
     if not body and allow_empty:
-        return None
+        return empty
     try:
         data = json.loads(body or b"null")
     except RecursionError:

@@ -146,6 +146,7 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/query_page", {"json": {"chat_mode": "chat_dashboard"}}, "chat_mode"),
     ("POST", "/query_page", {"json": {"chat_mode": 3}}, "chat_mode"),
     ("POST", "/query_page", {"content": b"{nope"}, "JSON"),
+    ("POST", "/query_page", {"content": b"null"}, "dictionary"),
     ("POST", "/query_page?page=0", {}, "page"),
     ("POST", "/query_page?page_size=5000", {}, "page_size"),
     ("GET", "/list?page=x", {}, "page"),

@@ -27,7 +27,7 @@ from dbgpt_tools.knowledge.models import Page
 from dbgpt_tools.runtime import Runtime
 from server.api.v1.react import kept_payload
 from server.api.v1.scenes import SCENE_OF_MODE, SCENE_SCHEMA, SCENES, ListedMode, conversation_mode, scene
-from server.api.v2.knowledge import PAGE, PAGE_SIZE, page_params
+from server.api.v2.paging import PAGE, PAGE_SIZE, page_params
 from server.openapi import Endpoint, Handler, Param
 from server.requests import json_body
 from server.responses import envelope
@@ -174,8 +174,7 @@ async def list_dialogues(request: Request) -> Response:
 
 async def query_page(request: Request) -> Response:
     params = page_params(request)
-    body = await json_body(request, allow_empty=True)
-    query = validated(DialogueQuery, {} if body is None else body)
+    query = validated(DialogueQuery, await json_body(request, allow_empty=True, empty={}))  # `null` is refused
     mode = conversation_mode(query.chat_mode) if query.chat_mode else None
     page, page_size = params.get("page", 1), params.get("page_size", 20)
     found, total = await asyncio.to_thread(_conversations(request).page, page, page_size, mode)

@@ -21,7 +21,7 @@ from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.store.lookup import MAX_PAGE_SIZE
 from server.api.v1.dialogue import CHAT_MODE, query_param
 from server.api.v1.scenes import SCENE_SCHEMA, SCENES, Resource, Scene, scene
-from server.api.v2.knowledge import PAGE, PAGE_SIZE, page_params
+from server.api.v2.paging import PAGE, PAGE_SIZE, page_params
 from server.openapi import Endpoint, Handler, Param
 from server.responses import envelope
 

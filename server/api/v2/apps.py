@@ -13,7 +13,7 @@ from starlette.responses import Response
 from dbgpt_tools.apps.models import App, AppCode, AppIn, AppPage, AppUpdate
 from dbgpt_tools.apps.registry import AppRegistry
 from dbgpt_tools.errors import InvalidInput
-from server.api.v2.knowledge import PAGE, PAGE_SIZE, page_params
+from server.api.v2.paging import PAGE, PAGE_SIZE, page_params
 from server.openapi import Endpoint, Handler, Param
 from server.requests import parse_body
 from server.responses import envelope

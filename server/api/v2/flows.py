@@ -15,7 +15,7 @@ from dbgpt_tools.errors import InvalidInput, validated
 from dbgpt_tools.flows.models import Flow, FlowIn, FlowPage, FlowUid, FlowUpdate, OperatorList
 from dbgpt_tools.flows.registry import FlowRegistry
 from dbgpt_tools.flows.render import operator_catalogue
-from server.api.v2.knowledge import PAGE, PAGE_SIZE, page_params
+from server.api.v2.paging import PAGE, PAGE_SIZE, page_params
 from server.openapi import Endpoint, Handler, Param
 from server.requests import json_object, parse_body
 from server.responses import envelope

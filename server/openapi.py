@@ -79,7 +79,8 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
 def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
     """OpenAPI 3.1 for the endpoints; errors are DB-GPT's envelope; `/api` needs a Bearer key (or a login cookie)."""
     components: dict[str, Any] = {}
-    error = {"description": "refused", "content": {"application/json": {"schema": _envelope({"type": "null"})}}}
+    envelope_error: dict[str, Any] = {"application/json": {"schema": _envelope({"type": "null"})}}
+    error: dict[str, Any] = {"description": "refused", "content": envelope_error}
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         content: dict[str, Any] = {}
@@ -92,7 +93,7 @@ def openapi_document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
         if endpoint.page:
             html_page = {"text/html": {"schema": {"type": "string"}}}
             content.update(html_page if endpoint.status == 200 else {})
-            refused = {**error, "content": {**error["content"], **html_page}}
+            refused = {**error, "content": {**envelope_error, **html_page}}
         ok = STATUS_DESCRIPTIONS[endpoint.status]
         responses: dict[str, Any] = {str(endpoint.status): {"description": ok, "content": content}, "4XX": refused}
         if endpoint.upstream:

@@ -23,6 +23,7 @@ from tests.sse import check_chunks, parse_sse
 pytestmark = pytest.mark.anyio
 COMPLETIONS = "/api/v1/chat/completions"
 AGENT = "/api/v1/chat/react-agent"
+KNOWLEDGE_AGENT = "/api/v1/chat/knowledge-agent"
 HISTORY = "/api/v1/chat/dialogue/messages/history"
 AGENT_MODE = "chat_react_agent"
 SQL = "SELECT name FROM regions ORDER BY name"
@@ -279,8 +280,9 @@ async def test_home_page_refusals_and_failures_end_with_final_and_done(data_api:
         {"type": "final", "protocol_version": 2, "content": "db_name: no datasource 'nope'", "citations": []},
         {"type": "done"},
     ]
-    space = agent_events(await data_api.post(AGENT, json=agent_turn("Hi", knowledge_space_name="nope")))
-    assert [e["type"] for e in space] == ["final", "done"] and "nope" in space[0]["content"]
+    for path in (AGENT, KNOWLEDGE_AGENT):  # a space page's chat asks the same way
+        space = agent_events(await data_api.post(path, json=agent_turn("Hi", knowledge_space_name="nope")))
+        assert [e["type"] for e in space] == ["final", "done"] and "no knowledge space" in space[0]["content"]
 
 
 async def test_home_page_failure_mid_answer_keeps_what_was_written(settings: Settings) -> None:
@@ -327,7 +329,7 @@ async def test_home_page_knowledge_turn_cites_the_spaces_chunks(settings: Settin
 
 
 async def test_without_a_key_every_chat_route_is_401(api: httpx.AsyncClient, scripted: ScriptedChatModel) -> None:
-    for path in (COMPLETIONS, AGENT, "/api/v1/chat/prepare"):
+    for path in (COMPLETIONS, AGENT, KNOWLEDGE_AGENT, "/api/v1/chat/prepare"):
         response = await api.post(path, json=turn("Hi"), headers={"Authorization": ""})
         assert data(response, 401)["err_code"] == "401"
         wrong = await api.post(path, json=turn("Hi"), headers={"Authorization": "Bearer nope"})

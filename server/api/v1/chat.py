@@ -1,5 +1,6 @@
 """`/api/v1/chat/completions` (cumulative `choices[0].message.content` events, as DB-GPT's web UI reads them) and
-`/api/v1/chat/react-agent` (`final` + `done` events), on the one chat core.
+`/api/v1/chat/react-agent` (`final` + `done` events; `/api/v1/chat/knowledge-agent`, a space page's chat, alike), on
+the one chat core.
 
 A request the server cannot read (not JSON, a field of the wrong type, an unknown chat_mode) is a 4xx JSON answer.
 A well-formed one always gets its stream, as from DB-GPT's own server: a refusal of the chat (an unknown database or
@@ -380,6 +381,16 @@ CHAT_ROUTES: list[tuple[Endpoint, Handler]] = [
             "POST",
             "/api/v1/chat/react-agent",
             "Chat from the home page: ext_info picks a datasource or a space; step, final and done events",
+            body=AgentRequest,
+            stream=AgentEvent,
+        ),
+        chat_react_agent,
+    ),
+    (
+        Endpoint(
+            "POST",
+            "/api/v1/chat/knowledge-agent",
+            "Chat from a knowledge space's page (ext_info names the space); the home page's events",
             body=AgentRequest,
             stream=AgentEvent,
         ),

@@ -21,6 +21,7 @@ IN_SPACE = BASE + "/{space_name}"
 
 
 def space_ref(request: Request) -> str:
+    """The space named in the path (its name or id), at most 128 characters."""
     name: str = request.path_params["space_name"]
     if len(name) > 128:
         raise InvalidInput("a space name has at most 128 characters", field="space_name")

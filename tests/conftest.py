@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from tests.asgi import rest_client
@@ -65,6 +66,20 @@ def runtime(settings: Settings, scripted: ScriptedChatModel) -> Iterator[Runtime
     rt = Runtime(settings, chat_model=scripted)
     yield rt
     rt.close()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> LocalEmbedder:
+    """The real local embedding model, loaded once for the session."""
+    return LocalEmbedder()
+
+
+@pytest.fixture
+def knowledge_runtime(settings: Settings, scripted: ScriptedChatModel, embedder: LocalEmbedder) -> Iterator[Runtime]:
+    """A runtime on the scripted model with the real embedding model (for knowledge and embeddings)."""
+    runtime = Runtime(settings, chat_model=scripted, embedder=embedder)
+    yield runtime
+    runtime.close()
 
 
 @pytest.fixture

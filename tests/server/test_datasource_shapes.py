@@ -13,7 +13,8 @@ import pytest
 from dbgpt_tools.runtime import Runtime
 from dbgpt_tools.settings import Settings
 from tests.asgi import rest_client
-from tests.server.test_datasources_api import BASE, SECRET, Recorder, ok, refused
+from tests.server.recording import Recorder
+from tests.server.test_datasources_api import BASE, SECRET, ok, refused
 
 pytestmark = pytest.mark.anyio
 FLAT_KEYS = {"id", "db_name", "db_type", "db_path", "db_host", "db_port", "db_user", "db_pwd", "comment", "read_only"}
@@ -24,11 +25,6 @@ UI_KNOWN_TYPES = {
     *("starrocks", "db2", "hbase", "redis", "cassandra", "couchbase", "omc", "postgresql", "gaussdb", "vertica"),
     *("spark", "hive", "maxcompute", "space", "tugraph", "neo4j"),
 }
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import ANY
 
@@ -16,41 +16,13 @@ from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
 from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_NAME
 from server.app import create_app
-from tests.scripted import ScriptedChatModel
+from tests.server.recording import Recorder
 
 pytestmark = pytest.mark.anyio
 AUTH = {"Authorization": "Bearer test-key"}
 BASE = "/api/v2/serve/datasources"
 SECRET = "s3cret-Pa55-never-shown"
 ENVELOPE_KEYS = {"success", "err_code", "err_msg", "data"}
-
-
-class Recorder:
-    """Keeps the text of every response, to check that no body ever carried a password."""
-
-    def __init__(self) -> None:
-        self.bodies: list[str] = []
-
-    async def __call__(self, response: httpx.Response) -> None:
-        await response.aread()
-        self.bodies.append(response.text)
-
-    def assert_never_shows(self, secret: str) -> None:
-        assert self.bodies, "no response recorded"
-        assert not [body for body in self.bodies if secret in body]
-
-
-@pytest.fixture
-def sample_runtime(settings: Settings, scripted: ScriptedChatModel) -> Iterator[Runtime]:
-    """A runtime with the sample databases registered (read-only) as `sample_sales` and `sample_logistics`."""
-    rt = Runtime(settings.model_copy(update={"sample_db": True}), chat_model=scripted)
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -33,16 +33,10 @@ BASE = "http://127.0.0.1/api/v1"
 KEY = {"Authorization": "Bearer test-key"}
 
 
-@pytest.fixture(scope="module")
-def embedder() -> LocalEmbedder:
-    return LocalEmbedder()
-
-
 @pytest.fixture
-def runtime(settings: Settings, scripted: ScriptedChatModel, embedder: LocalEmbedder) -> Iterator[Runtime]:
-    rt = Runtime(settings, chat_model=scripted, embedder=embedder)
-    yield rt
-    rt.close()
+def runtime(knowledge_runtime: Runtime) -> Runtime:
+    """The runtime with the real embedding model (the model API serves its vectors)."""
+    return knowledge_runtime
 
 
 @pytest.fixture

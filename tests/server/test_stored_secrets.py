@@ -14,7 +14,8 @@ from dbgpt_tools.runtime import Runtime
 from server.app import create_app
 from tests.fake_postgres import FakePostgres, fake_postgres
 from tests.scripted import ScriptedChatModel
-from tests.server.test_datasources_api import BASE, SECRET, Recorder, ok, refused
+from tests.server.recording import Recorder
+from tests.server.test_datasources_api import BASE, SECRET, ok, refused
 
 pytestmark = pytest.mark.anyio
 

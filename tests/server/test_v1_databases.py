@@ -4,7 +4,7 @@ refusals, the SQL safety gate and the API key."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,26 +15,13 @@ from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
 from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_NAME
 from tests.asgi import rest_client
-from tests.scripted import ScriptedChatModel
-from tests.server.test_datasources_api import SECRET, Recorder, ok, refused
+from tests.server.recording import Recorder
+from tests.server.test_datasources_api import SECRET, ok, refused
 
 pytestmark = pytest.mark.anyio
 DB = "/api/v1/chat/db"
 EDITOR = "/api/v1/editor"
 V2 = "/api/v2/serve/datasources"
-
-
-@pytest.fixture
-def sample_runtime(settings: Settings, scripted: ScriptedChatModel) -> Iterator[Runtime]:
-    """A runtime with the sample databases registered (read-only)."""
-    rt = Runtime(settings.model_copy(update={"sample_db": True}), chat_model=scripted)
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
 
 
 @pytest.fixture

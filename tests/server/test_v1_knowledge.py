@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from dbgpt_tools.knowledge.embeddings import LocalEmbedder
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.settings import Settings
 from tests.asgi import rest_client
 from tests.envelope import data
-from tests.scripted import ScriptedChatModel
 
 pytestmark = pytest.mark.anyio
 V1 = "/api/v1/knowledge"
@@ -36,18 +33,6 @@ UI_SPACE = {
     "domain_type": "Normal",
     "index_methods": ["VectorStore", "FullText", "KnowledgeGraph"],
 }
-
-
-@pytest.fixture(scope="module")
-def embedder() -> LocalEmbedder:
-    return LocalEmbedder()
-
-
-@pytest.fixture
-def knowledge_runtime(settings: Settings, scripted: ScriptedChatModel, embedder: LocalEmbedder) -> Iterator[Runtime]:
-    runtime = Runtime(settings, chat_model=scripted, embedder=embedder)
-    yield runtime
-    runtime.close()
 
 
 @pytest.fixture

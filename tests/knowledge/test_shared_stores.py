@@ -92,7 +92,7 @@ def test_a_document_added_through_one_worker_is_found_by_another(tmp_path: Path,
 def test_a_server_killed_while_ingesting_leaves_nothing_searchable(tmp_path: Path) -> None:
     text = "\n\n".join(f"Paragraph {i}: the heron fishes in pond number {i} at dawn." for i in range(6000))
     env = {"DBGPT_DATA_DIR": str(tmp_path / "data"), "DBGPT_API_KEYS": "k1", "DBGPT_SAMPLE_DB": "false",
-           "DBGPT_WARM_UP": "false", "DBGPT_KNOWLEDGE_STALE_AFTER": "2"}  # fmt: skip
+           "DBGPT_WARM_UP": "false", "DBGPT_KNOWLEDGE_STALE_AFTER": "6"}  # fmt: skip
     with server_process(env) as (url, pid):
         httpx.post(f"{url}{SPACES}", json={"name": "docs"}, headers=AUTH, timeout=30).raise_for_status()
         done = httpx.post(f"{url}{DOCUMENTS}", json={"doc_name": "small.txt", "content": "Kestrels hover.",
@@ -100,8 +100,10 @@ def test_a_server_killed_while_ingesting_leaves_nothing_searchable(tmp_path: Pat
         assert status_of(url, done["id"], ("FINISHED", "FAILED"))["status"] == "FINISHED"
         big = httpx.post(f"{url}{DOCUMENTS}", json={"doc_name": "big.txt", "content": text, "space_id": "docs"},
                          headers=AUTH, timeout=30).json()["data"]  # fmt: skip
-        while (running := status_of(url, big["id"], ("RUNNING", "FINISHED", "FAILED")))["progress"]["done"] == 0:
-            time.sleep(0.05)  # wait until some chunks are stored
+        running = status_of(url, big["id"], ("RUNNING", "FINISHED", "FAILED"))
+        while running["status"] == "RUNNING" and running["progress"]["done"] == 0:  # until some chunks are stored
+            time.sleep(0.05)
+            running = status_of(url, big["id"], ("RUNNING", "FINISHED", "FAILED"))
         assert running["status"] == "RUNNING" and 0 < running["progress"]["done"] < running["progress"]["total"]
         os.kill(pid, signal.SIGKILL)
     with server_process(env) as (url, _):

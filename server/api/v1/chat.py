@@ -39,7 +39,7 @@ from dbgpt_tools.errors import DbgptError, InternalError, InvalidInput, validate
 from dbgpt_tools.json_types import TokenCap, drop_nulls
 from dbgpt_tools.runtime import Runtime
 from server.api.v1.dialogue import MessageVos, history_messages
-from server.api.v1.react import STEP, AnswerParts, Citation, step_title
+from server.api.v1.react import STEP, AgentEvent, AnswerParts, agent_event, final_events, step_title
 from server.api.v1.scenes import SCENES, ListedMode, SceneCode, scene
 from server.api.v2.chat import DONE, SEND_TIMEOUT_S, ChunkWriter, rendered, sse_events
 from server.api.v2.chat_schema import ChatCompletionChunk, CompletionMessage, StreamError
@@ -287,39 +287,6 @@ async def chat_prepare(request: Request) -> Response:
 
 
 # --- /api/v1/chat/react-agent ------------------------------------------------------------------------------------
-
-
-class AgentEvent(BaseModel):
-    """One event of `/api/v1/chat/react-agent`: `step.start`, `step.chunk` (the answer's text as it is written),
-    `step.done`, then `final` (the answer as markdown, chart-view included, and its citations) and `done`.
-    Documentation only: `agent_events` writes them."""
-
-    type: Literal["step.start", "step.chunk", "step.done", "final", "done"]
-    id: str | None = None
-    step: int | None = None
-    title: str | None = None
-    detail: str | None = None
-    phase: str | None = None
-    action: str | None = None
-    output_type: Literal["text"] | None = None
-    content: str | None = None
-    status: Literal["done", "failed"] | None = None
-    protocol_version: Literal[2] | None = None
-    citations: list[Citation] | None = None
-
-
-def agent_event(**fields: Any) -> bytes:
-    """One home-page event."""
-    return f"data: {json.dumps(fields, ensure_ascii=False)}\n\n".encode()
-
-
-def final_events(content: str, citations: list[Citation]) -> list[bytes]:
-    """The events that end a home-page turn (without them the UI waits forever)."""
-    cited = [citation.model_dump() for citation in citations]
-    return [
-        agent_event(type="final", protocol_version=2, content=content, citations=cited),
-        agent_event(type="done"),
-    ]
 
 
 async def agent_events(turn: ChatTurn, title: str) -> AsyncIterator[bytes]:

@@ -1,10 +1,11 @@
-"""What DB-GPT's home page (its react agent) reads of an answer: the markdown (rows as chart-view markup), the
-citations of a space's chunks, and the payload an answer is kept as (`messages/history` gives it back, so a
+"""What DB-GPT's home page (its react agent) reads of an answer: its events, the markdown (rows as chart-view markup),
+the citations of a space's chunks, and the payload an answer is kept as (`messages/history` gives it back, so a
 reopened conversation shows its step and its sources)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -97,3 +98,36 @@ def kept_payload(content: str, artifacts: list[Artifact]) -> str:
         "input_files": [],
     }
     return json.dumps(payload, ensure_ascii=False)
+
+
+class AgentEvent(BaseModel):
+    """One event of `/api/v1/chat/react-agent`: `step.start`, `step.chunk` (the answer's text as it is written),
+    `step.done`, then `final` (the answer as markdown, chart-view included, and its citations) and `done`.
+    Documentation only: `agent_events` writes them."""
+
+    type: Literal["step.start", "step.chunk", "step.done", "final", "done"]
+    id: str | None = None
+    step: int | None = None
+    title: str | None = None
+    detail: str | None = None
+    phase: str | None = None
+    action: str | None = None
+    output_type: Literal["text"] | None = None
+    content: str | None = None
+    status: Literal["done", "failed"] | None = None
+    protocol_version: Literal[2] | None = None
+    citations: list[Citation] | None = None
+
+
+def agent_event(**fields: Any) -> bytes:
+    """One home-page event."""
+    return f"data: {json.dumps(fields, ensure_ascii=False)}\n\n".encode()
+
+
+def final_events(content: str, citations: list[Citation]) -> list[bytes]:
+    """The events that end a home-page turn (without them the UI waits forever)."""
+    cited = [citation.model_dump() for citation in citations]
+    return [
+        agent_event(type="final", protocol_version=2, content=content, citations=cited),
+        agent_event(type="done"),
+    ]

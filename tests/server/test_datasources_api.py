@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import ANY
@@ -12,7 +11,6 @@ import httpx
 import pytest
 
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
 from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_NAME
 from server.app import create_app
@@ -34,18 +32,6 @@ async def api(sample_runtime: Runtime, recorder: Recorder) -> AsyncIterator[http
             transport=transport, base_url="http://127.0.0.1", headers=AUTH, event_hooks={"response": [recorder]}
         ) as client:
             yield client
-
-
-@pytest.fixture
-def shop(settings: Settings) -> str:
-    """A small SQLite file in the data dir: 5 items."""
-    path = settings.data_dir / "shop.sqlite"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.executemany("INSERT INTO items VALUES (?, ?)", [(i, f"item{i}") for i in range(1, 6)])
-    conn.close()
-    return str(path)
 
 
 def ok(response: httpx.Response) -> Any:

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from dbgpt_tools.runtime import Runtime
-from dbgpt_tools.settings import Settings
 from dbgpt_tools.sql.sample_db import SAMPLE_DB_NAME
 from dbgpt_tools.sql.sample_logistics import LOGISTICS_DB_NAME
 from tests.asgi import rest_client
@@ -28,18 +27,6 @@ V2 = "/api/v2/serve/datasources"
 async def api(sample_runtime: Runtime, recorder: Recorder) -> AsyncIterator[httpx.AsyncClient]:
     async with rest_client(sample_runtime, event_hooks={"response": [recorder]}) as client:
         yield client
-
-
-@pytest.fixture
-def shop(settings: Settings) -> str:
-    """A SQLite file in the data dir: `items` with 5 rows."""
-    path = settings.data_dir / "shop.sqlite"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        conn.executemany("INSERT INTO items VALUES (?, ?)", [(i, f"item{i}") for i in range(1, 6)])
-    conn.close()
-    return str(path)
 
 
 async def names(api: httpx.AsyncClient) -> list[str]:

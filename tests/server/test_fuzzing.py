@@ -28,7 +28,7 @@ from tests.conftest import MODEL_DIR
 from tests.scripted import ScriptedChatModel
 
 AUTH = {"Authorization": "Bearer test-key"}
-EXAMPLES = 25  # per operation and mode: ~180 cases (every route, valid and invalid) in ~2.5 min on 2 cores
+EXAMPLES = 60  # per operation and mode: ~180 cases (every route, valid and invalid), ~6 min on 2 cores
 # Refusals of well-formed requests that depend on the state of things, which a JSON schema cannot describe (each
 # is stated in the document's descriptions): the database judges the SQL, a file must exist, a history must end
 # with a question that is not empty, a kept password must not travel, a chunk overlap must be below the chunk

@@ -70,7 +70,7 @@ class ConversationVo(BaseModel):
     model_name: Label | None = Field(default=None, description="Ignored: the configured model answers.")
     temperature: StrictFloat | None = Field(default=None, ge=0, le=2, description="Sampling temperature, 0..2.")
     max_new_tokens: TokenCap | None = Field(default=None, description="Cap on generated tokens.")
-    incremental: StrictBool = Field(default=False, description="Stream OpenAI deltas instead of the text so far.")
+    incremental: StrictBool | None = Field(default=False, description="Stream OpenAI deltas, not the text so far.")
     user_name: Label | None = Field(default=None, max_length=128)
     sys_code: Label | None = Field(default=None, max_length=128)
 
